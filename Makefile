@@ -1,0 +1,83 @@
+# devserve — make targets. `make dev` and `make test` work as the first command on a fresh
+# Debian/Ubuntu machine with Swift installed: they install the system packages they need.
+
+SWIFT      ?= swift
+ARGS       ?=
+PORT       ?= 8080
+CONFIG     ?= debug
+BIN         = .build/$(CONFIG)/devserve
+
+# System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
+# tests and benchmarks drive it with.
+DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
+TEST_PACKAGES  = curl
+BENCH_PACKAGES = wrk nginx-light lighttpd curl procps
+
+.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
+
+all: build
+
+help:
+	@echo "make dev     build and serve public/ at http://localhost:$(PORT) (ARGS=\"--spa ...\" passes flags)"
+	@echo "make test    install what the tests need, run every suite"
+	@echo "make build   debug build; make release for an optimised one"
+	@echo "make bench   benchmarks against nginx, lighttpd and python (ratios)"
+	@echo "make fuzz    fuzz the path resolver for FUZZ_SECONDS (default 60)"
+	@echo "make format  format the Swift sources with swift-format"
+
+# Installs the packages in $(1) that dpkg does not list as installed: apt-get as root, sudo
+# otherwise, and one clear sentence when neither is possible.
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "devserve needs these packages, and this machine has no apt-get: install them with your package manager:$$missing" >&2; exit 1; \
+	  fi; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	  else echo "devserve needs these packages and cannot install them (not root, no sudo): run 'apt-get install$$missing' as root." >&2; exit 1; fi; \
+	  echo "Installing$$missing"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; } || \
+	  { echo "Installing$$missing with apt-get failed: see the messages above." >&2; exit 1; }; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(DEPS_PACKAGES))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_PACKAGES))
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+release:
+	$(MAKE) build CONFIG=release
+
+dev: build
+	$(BIN) public --port $(PORT) $(ARGS)
+
+test: test-deps format-check
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+
+format:
+	$(SWIFT) format format --in-place --recursive --parallel Package.swift Sources Tests
+
+format-check:
+	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests
+
+bench: bench-deps
+	$(SWIFT) build -c release
+	/usr/bin/python3 Tests/Benchmarks/bench.py --binary .build/release/devserve
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build .build-fuzz

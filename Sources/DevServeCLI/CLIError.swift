@@ -1,0 +1,21 @@
+/// Errors the command line reports as one sentence naming the problem and the fix.
+public enum CLIError: Error, Equatable, CustomStringConvertible {
+    case rootMissing(String)
+    case rootIsFile(String)
+    case rootUnreadable(String, reason: String)
+    case unknownHost(String)
+
+    public var description: String {
+        switch self {
+        case .rootMissing(let path):
+            return "The folder '\(path)' does not exist: pass the folder to serve, for example 'devserve public'."
+        case .rootIsFile(let path):
+            return "'\(path)' is a file, not a folder: pass the folder that contains it instead."
+        case .rootUnreadable(let path, let reason):
+            return "The folder '\(path)' cannot be read (\(reason)): fix its permissions or serve another folder."
+        case .unknownHost(let host):
+            return "--host '\(host)' is not an address of this machine: use an IP address such as 127.0.0.1 or ::1, "
+                + "or 'localhost'."
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import DevServeCore
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `devserve` will do, worked out from the flags before anything listens: the real root,
+/// the addresses, the port rule and the server configuration. Tests build it too.
+public struct LaunchPlan: Sendable {
+    public var configuration: ServerConfiguration
+    public var listenHosts: [String]
+    public var port: Server.PortChoice
+    /// Listening on the default loopback pair (so a missing ::1 may be skipped).
+    public var isDefaultHosts: Bool
+
+    public static let defaultPort = 8080
+    /// How many ports from 8080 are tried when the default port is busy.
+    public static let defaultPortAttempts = 20
+
+    public init(options: ServeCommand, workingDirectory: String? = nil) throws {
+        let cwd = workingDirectory ?? Self.currentDirectory()
+        let root = try Self.resolveRoot(options.root, cwd: cwd)
+
+        if options.lan {
+            listenHosts = ["0.0.0.0", "::"]
+            isDefaultHosts = false
+        } else if options.host.isEmpty {
+            listenHosts = ["127.0.0.1", "::1"]
+            isDefaultHosts = true
+        } else {
+            var hosts: [String] = []
+            for name in options.host {
+                for address in try Self.resolveListenHost(name) where !hosts.contains(address) {
+                    hosts.append(address)
+                }
+            }
+            listenHosts = hosts
+            isDefaultHosts = false
+        }
+        switch options.port {
+        case nil: port = .preferred(Self.defaultPort, attempts: Self.defaultPortAttempts)
+        case 0: port = .any
+        case let value?: port = .exact(value)
+        }
+
+        var headers: [(name: String, value: String)] = []
+        for header in options.headers {
+            headers.append(try HeaderArgument.parse(header))
+        }
+        let policy = RequestPolicy(
+            allowedHosts: options.allowHost, machineNames: Self.machineNames(), corsOrigins: options.cors)
+        configuration = ServerConfiguration(
+            root: root, spa: options.spa, extraHeaders: headers, policy: policy,
+            protectedPaths: Self.protectedPaths(cwd: cwd), logRequests: !options.quiet,
+            liveReload: !options.noReload)
+    }
+
+    /// The real path of the folder to serve, or the sentence saying why it cannot be served.
+    static func resolveRoot(_ path: String, cwd: String) throws(CLIError) -> String {
+        let absolute = path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
+        var info = stat()
+        guard stat(absolute, &info) == 0 else {
+            if errno == EACCES { throw .rootUnreadable(path, reason: "permission denied") }
+            throw .rootMissing(path)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .rootIsFile(path) }
+        guard let directory = opendir(absolute) else {
+            throw .rootUnreadable(path, reason: String(cString: strerror(errno)))
+        }
+        closedir(directory)
+        guard let real = realpath(absolute, nil) else {
+            throw .rootUnreadable(path, reason: String(cString: strerror(errno)))
+        }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
+    /// IP literals for a --host value: `localhost` is both loopbacks, a literal is itself, a
+    /// name is what the resolver says.
+    static func resolveListenHost(_ name: String) throws(CLIError) -> [String] {
+        if name.lowercased() == "localhost" { return ["127.0.0.1", "::1"] }
+        let literal = name.hasPrefix("[") && name.hasSuffix("]") ? String(name.dropFirst().dropLast()) : name
+        if (try? SocketAddress(ipAddress: literal, port: 0)) != nil { return [literal] }
+        guard let resolved = try? SocketAddress.makeAddressResolvingHost(name, port: 0), let ip = resolved.ipAddress
+        else { throw .unknownHost(name) }
+        return [ip]
+    }
+
+    static func machineNames() -> [String] {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return [] }
+        let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .lowercased()
+        guard !name.isEmpty else { return [] }
+        let short = String(name.prefix(while: { $0 != "." }))
+        return short == name ? [name] : [name, short]
+    }
+
+    /// The TLS leaf and key in `certs/` of the folder devserve runs from, never served.
+    static func protectedPaths(cwd: String) -> Set<String> {
+        var paths: Set<String> = []
+        for name in ["certs/localhost.pem", "certs/localhost-key.pem"] {
+            let path = (cwd == "/" ? "/" : cwd + "/") + name
+            paths.insert(path)
+            if let real = realpath(path, nil) {
+                paths.insert(String(cString: real))
+                free(real)
+            }
+        }
+        return paths
+    }
+
+    static func currentDirectory() -> String {
+        guard let cwd = getcwd(nil, 0) else { return "." }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+}

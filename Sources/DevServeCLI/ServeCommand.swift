@@ -1,0 +1,132 @@
+import ArgumentParser
+import DevServeCore
+import Dispatch
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `devserve [ROOT]`: serve a folder.
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve ROOT over HTTP on localhost (the default command).",
+        discussion: """
+            Listens on 127.0.0.1 and ::1 only unless --lan or --host says otherwise, answers only requests \
+            whose Host is localhost, *.localhost, an IP address, this machine's name or an --allow-host, \
+            never serves dotfiles (except /.well-known/) nor files reached through symlinks that leave ROOT.
+            """
+    )
+
+    @Argument(help: "The folder to serve.", completion: .directory)
+    public var root: String = "."
+
+    @Option(name: .shortAndLong, help: "Port to listen on; 0 picks any free port. Default: 8080, or the next free one.")
+    public var port: Int?
+
+    @Option(
+        name: [.customShort("H"), .long],
+        help: "Address to listen on (repeatable). 'localhost' means 127.0.0.1 and ::1. Default: localhost.")
+    public var host: [String] = []
+
+    @Flag(help: "Also listen on every network interface and print the LAN URLs.")
+    public var lan = false
+
+    @Flag(name: .customLong("no-reload"), help: "A plain static server: no file watcher, no script injection.")
+    public var noReload = false
+
+    @Flag(help: "Serve /index.html for unknown extension-less paths that accept HTML (single-page apps).")
+    public var spa = false
+
+    @Option(name: .customLong("header"), help: ArgumentHelp("Add a header to every response (repeatable).", valueName: "Name: value"))
+    public var headers: [String] = []
+
+    @Option(help: ArgumentHelp("Send CORS headers to this origin (repeatable); '*' for any. None by default.", valueName: "origin"))
+    public var cors: [String] = []
+
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Accept this Host name too (repeatable); '*.example.test' for subdomains.", valueName: "name"))
+    public var allowHost: [String] = []
+
+    @Flag(help: "Open the browser at the served URL.")
+    public var open = false
+
+    @Flag(name: .shortAndLong, help: "Do not log requests.")
+    public var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Log debug details.")
+    public var verbose = false
+
+    public init() {}
+
+    /// Starts the server; on the default loopback pair, a machine without IPv6 still gets 127.0.0.1.
+    static func startServer(plan: LaunchPlan, logger: Logger) async throws -> Server {
+        let firstTry: Result<Server, ServerError>
+        do {
+            firstTry = .success(
+                try await Server.start(
+                    configuration: plan.configuration, hosts: plan.listenHosts, port: plan.port, logger: logger))
+        } catch {
+            firstTry = .failure(error)
+        }
+        guard case .failure(let error) = firstTry, error == .addressUnavailable(host: "::1"), plan.isDefaultHosts
+        else { return try firstTry.get() }
+        logger.warning("IPv6 loopback (::1) is unavailable; listening on 127.0.0.1 only.")
+        return try await Server.start(
+            configuration: plan.configuration, hosts: ["127.0.0.1"], port: plan.port, logger: logger)
+    }
+
+    public mutating func validate() throws {
+        if let port, !(0...65535).contains(port) {
+            throw ValidationError("--port \(port) is not a port number: use 1 to 65535, or 0 for any free port.")
+        }
+        if quiet && verbose {
+            throw ValidationError("--quiet and --verbose contradict each other: pass one of them.")
+        }
+        for header in headers {
+            _ = try HeaderArgument.parse(header)
+        }
+        for origin in cors where origin != "*" {
+            guard OriginArgument.isValid(origin) else {
+                throw ValidationError(
+                    "--cors '\(origin)' is not an origin: write it as scheme://host[:port], e.g. http://localhost:3000, or '*'.")
+            }
+        }
+        for name in allowHost where !HostArgument.isValidPattern(name) {
+            throw ValidationError("--allow-host '\(name)' is not a host name: use a name like myapp.test or *.myapp.test.")
+        }
+        for name in host where !HostArgument.isValidListenHost(name) {
+            throw ValidationError("--host '\(name)' is not an address: use an IP address such as 127.0.0.1 or ::1, or 'localhost'.")
+        }
+    }
+
+    public func run() async throws {
+        let level: Logger.Level = verbose ? .debug : .info
+        LoggingSystem.bootstrap { label in
+            var handler = PlainLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "devserve")
+        let plan = try LaunchPlan(options: self)
+        ResourceLimits.raiseOpenFileLimit()
+
+        let server = try await Self.startServer(plan: plan, logger: logger)
+        if case .preferred(let wanted, _) = plan.port, server.port != wanted {
+            Console.write("Port \(wanted) is in use; serving on port \(server.port) instead.\n")
+        }
+        let banner = StartupBanner(
+            root: plan.configuration.root, addresses: server.boundAddresses, lan: lan,
+            liveReload: !noReload, tls: false)
+        Console.write(banner.text)
+        if open, let url = banner.primaryURL {
+            BrowserOpener.open(url, logger: logger)
+        }
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
+            Task { await server.shutdown() }
+        }
+        await server.waitUntilClosed()
+        signals.cancel()
+        await server.shutdown()
+    }
+}

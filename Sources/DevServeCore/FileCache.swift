@@ -1,0 +1,62 @@
+import NIOCore
+import Synchronization
+
+/// Small files kept in memory, so a hot page costs one stat(2) instead of realpath, open, fstat,
+/// read and close.
+///
+/// An entry is served only when a fresh stat of the same path shows the same device, inode, size,
+/// modification and change times as when it was read. The change time moves on rename, link and
+/// chmod, so a file that left the root (or was swapped for another) never matches; content
+/// edits move the modification time. Stale bytes are therefore never served.
+final class FileCache: Sendable {
+    struct Entry: Sendable {
+        var status: POSIX.FileStatus
+        var bytes: ByteBuffer
+        var contentType: String
+        var validators: Validators
+        var lastModifiedText: String
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    let maximumFileBytes: Int
+    let budgetBytes: Int
+
+    init(maximumFileBytes: Int, budgetBytes: Int) {
+        self.maximumFileBytes = maximumFileBytes
+        self.budgetBytes = budgetBytes
+    }
+
+    /// The entry for `path` if it still describes the file there.
+    func lookup(_ path: String, current: POSIX.FileStatus) -> Entry? {
+        guard let entry = state.withLock({ $0.entries[path] }) else { return nil }
+        return entry.status == current ? entry : nil
+    }
+
+    func store(_ path: String, _ entry: Entry) {
+        let size = entry.bytes.readableBytes
+        guard size <= maximumFileBytes, budgetBytes > 0 else { return }
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.bytes -= old.bytes.readableBytes }
+            // Over budget: drop entries until there is room (arbitrary order; cheap and bounded).
+            while state.bytes + size > budgetBytes, let victim = state.entries.first {
+                state.entries.removeValue(forKey: victim.key)
+                state.bytes -= victim.value.bytes.readableBytes
+            }
+            state.entries[path] = entry
+            state.bytes += size
+        }
+    }
+
+    func remove(_ path: String) {
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.bytes -= old.bytes.readableBytes }
+        }
+    }
+
+    var count: Int { state.withLock { $0.entries.count } }
+}

@@ -1,0 +1,381 @@
+import NIOCore
+import NIOHTTP1
+
+/// The serving function: a request head in, a response out, with the rules applied in an order
+/// that reads top to bottom — who is asking (Host, Origin, Sec-Fetch), which method, which path,
+/// then the file, the folder's index, its listing, a clean URL, the SPA fallback, or 404.
+///
+/// File system work happens here, synchronously: stat, open and read of small files are cheaper
+/// than a hop to a thread pool on a local disk, and large files are only opened here and
+/// streamed by the connection.
+public final class FileResponder: Sendable {
+    public let configuration: ServerConfiguration
+    let cache: FileCache
+    let date = ResponseDate()
+    private let rootPrefix: String
+
+    public static let allowedMethods = "GET, HEAD, OPTIONS"
+    /// URL paths under this prefix belong to devserve itself.
+    public static let internalPrefix = "/__devserve/"
+
+    public init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        self.cache = FileCache(
+            maximumFileBytes: configuration.limits.cachedFileBytes, budgetBytes: configuration.limits.cacheBudgetBytes)
+        self.rootPrefix = configuration.root == "/" ? "/" : configuration.root + "/"
+    }
+
+    /// The request as the responder sees it.
+    public struct Request {
+        public var head: HTTPRequestHead
+        public var scheme: String
+
+        public init(head: HTTPRequestHead, scheme: String = "http") {
+            self.head = head
+            self.scheme = scheme
+        }
+
+        func header(_ name: String) -> String? { head.headers.first(name: name) }
+    }
+
+    public func respond(to request: Request) -> Response {
+        let head = request.head
+        var response = route(request)
+        finish(&response, request: request)
+        if head.method == .HEAD, case .file = response.body {
+            // Content-Length is already set; the descriptor closes as the slice goes.
+            response.body = .empty
+        }
+        return response
+    }
+
+    private func route(_ request: Request) -> Response {
+        let head = request.head
+        // 1. Who is asking.
+        let hosts = head.headers["host"]
+        if hosts.count > 1 { return errorResponse(.badRequest, "the request has more than one Host header") }
+        let facts = RequestPolicy.Facts(
+            host: hosts.first, origin: request.header("origin"), secFetchSite: request.header("sec-fetch-site"),
+            secFetchDest: request.header("sec-fetch-dest"), referer: request.header("referer"),
+            isHTTP1_0: head.version.major == 1 && head.version.minor == 0,
+            isInternalPath: head.uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
+        if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
+            return errorResponse(HTTPResponseStatus(statusCode: status), reason)
+        }
+        // 2. Which method.
+        switch head.method {
+        case .GET, .HEAD: break
+        case .OPTIONS: return optionsResponse(request)
+        default:
+            var response = errorResponse(.methodNotAllowed, "devserve serves files: GET, HEAD and OPTIONS only")
+            response.headers.replaceOrAdd(name: "Allow", value: Self.allowedMethods)
+            return response
+        }
+        // 3. Which path.
+        let target: RequestTarget
+        do {
+            target = try RequestTarget.parse(head.uri)
+        } catch {
+            return errorResponse(.badRequest, error.reason)
+        }
+        if head.uri.hasPrefix(Self.internalPrefix) {
+            return errorResponse(.notFound, "no such devserve endpoint")
+        }
+        if Self.hasHiddenSegment(target.segments) {
+            return notFound(request)
+        }
+        // 4. The file, the folder, a clean URL, the SPA fallback, or 404.
+        return resolve(target, request: request)
+    }
+
+    private func resolve(_ target: RequestTarget, request: Request) -> Response {
+        let path = filePath(target.segments)
+        switch POSIX.stat(path) {
+        case .success(let status) where status.isDirectory:
+            guard target.trailingSlash || target.segments.isEmpty else {
+                return redirectToFolder(target)
+            }
+            let index = path == "/" ? "/index.html" : path + "/index.html"
+            if case .success(let indexStatus) = POSIX.stat(index), indexStatus.isRegular {
+                return serveFile(index, status: indexStatus, request: request)
+            }
+            return listing(path, target: target, request: request)
+        case .success(let status) where status.isRegular:
+            if target.trailingSlash { return notFound(request) }
+            return serveFile(path, status: status, request: request)
+        case .success:
+            return errorResponse(.forbidden, "not a regular file")
+        case .failure(let error) where error.isPermissionDenied:
+            return errorResponse(.forbidden, "permission denied")
+        case .failure:
+            break
+        }
+        // Clean URLs: /about is about.html.
+        if !target.trailingSlash, let last = target.segments.last, !last.hasSuffix(".html") {
+            let html = path + ".html"
+            if case .success(let status) = POSIX.stat(html), status.isRegular {
+                return serveFile(html, status: status, request: request)
+            }
+        }
+        // Single-page apps: unknown extension-less paths that want HTML get the root index.
+        if configuration.spa, !(target.segments.last?.contains(".") ?? false),
+            Self.acceptsHTML(request.header("accept"))
+        {
+            let index = filePath(["index.html"])
+            if case .success(let status) = POSIX.stat(index), status.isRegular {
+                return serveFile(index, status: status, request: request)
+            }
+        }
+        return notFound(request)
+    }
+
+    // MARK: Files
+
+    /// Serves the regular file at `path` (already stat'ed through symlinks as `status`).
+    private func serveFile(_ path: String, status: POSIX.FileStatus, request: Request, as statusCode: HTTPResponseStatus = .ok)
+        -> Response
+    {
+        if let entry = cache.lookup(path, current: status) {
+            return representation(
+                Representation(
+                    contentType: entry.contentType, validators: entry.validators,
+                    lastModifiedText: entry.lastModifiedText, size: entry.bytes.readableBytes,
+                    source: .memory(entry.bytes)), request: request, status: statusCode)
+        }
+        let descriptor: CInt
+        switch POSIX.openForReading(path) {
+        case .success(let opened): descriptor = opened
+        case .failure(let error):
+            return error.isPermissionDenied
+                ? errorResponse(.forbidden, "permission denied") : notFound(request)
+        }
+        var keepOpen = false
+        defer { if !keepOpen { POSIX.close(descriptor) } }
+        // The file actually opened must lie under the real root and be neither hidden nor protected.
+        guard case .success(let opened) = POSIX.fstat(descriptor), opened.isRegular,
+            case .success(let realPath) = POSIX.pathOfDescriptor(descriptor)
+        else { return notFound(request) }
+        if let refusal = refusal(forRealPath: realPath, request: request) { return refusal }
+
+        let validators = Validators(size: opened.size, modifiedNanoseconds: opened.modifiedNanoseconds)
+        let lastModifiedText = HTTPDate.format(validators.lastModified)
+        let contentType = MediaType.forFileName(path)
+        if opened.size <= configuration.limits.cachedFileBytes {
+            guard case .success(let bytes) = POSIX.read(descriptor, count: opened.size), bytes.count == opened.size
+            else { return errorResponse(.internalServerError, "the file could not be read") }
+            let buffer = ByteBuffer(bytes: bytes)
+            cache.store(
+                path,
+                FileCache.Entry(
+                    status: opened, bytes: buffer, contentType: contentType, validators: validators,
+                    lastModifiedText: lastModifiedText))
+            return representation(
+                Representation(
+                    contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
+                    size: opened.size, source: .memory(buffer)), request: request, status: statusCode)
+        }
+        keepOpen = true
+        return representation(
+            Representation(
+                contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
+                size: opened.size, source: .descriptor(descriptor)), request: request, status: statusCode)
+    }
+
+    /// The bytes of one file version and what describes them.
+    struct Representation {
+        enum Source {
+            case memory(ByteBuffer)
+            /// An open descriptor the response takes over.
+            case descriptor(CInt)
+        }
+        var contentType: String
+        var validators: Validators
+        var lastModifiedText: String
+        var size: Int
+        var source: Source
+    }
+
+    /// Conditional requests, ranges and headers for a representation.
+    private func representation(_ rep: Representation, request: Request, status: HTTPResponseStatus) -> Response {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(10)
+        headers.add(name: "Content-Type", value: rep.contentType)
+        var outcome = Validators.Outcome.proceed
+        if status == .ok {
+            headers.add(name: "ETag", value: rep.validators.etag)
+            headers.add(name: "Last-Modified", value: rep.lastModifiedText)
+            headers.add(name: "Accept-Ranges", value: "bytes")
+            outcome = rep.validators.evaluate(
+                ifMatch: request.header("if-match"), ifUnmodifiedSince: request.header("if-unmodified-since"),
+                ifNoneMatch: request.header("if-none-match"), ifModifiedSince: request.header("if-modified-since"))
+        }
+        var first = 0
+        var length = rep.size
+        var responseStatus = status
+        switch outcome {
+        case .notModified:
+            headers.remove(name: "Content-Type")
+            headers.remove(name: "Accept-Ranges")
+            if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+            return Response(status: .notModified, headers: headers)
+        case .preconditionFailed:
+            if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+            return errorResponse(.preconditionFailed, "a precondition (If-Match or If-Unmodified-Since) failed")
+        case .proceed:
+            break
+        }
+        if status == .ok, let rangeHeader = request.header("range"),
+            rep.validators.rangeApplies(ifRange: request.header("if-range"))
+        {
+            switch RangeDecision(header: rangeHeader, size: rep.size) {
+            case .whole:
+                break
+            case .partial(let from, let to):
+                first = from
+                length = to - from + 1
+                responseStatus = .partialContent
+                headers.add(name: "Content-Range", value: "bytes \(from)-\(to)/\(rep.size)")
+            case .unsatisfiable:
+                if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+                var response = errorResponse(.rangeNotSatisfiable, "the requested range is not satisfiable")
+                response.headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(rep.size)")
+                return response
+            }
+        }
+        headers.add(name: "Content-Length", value: String(length))
+        switch rep.source {
+        case .memory(let buffer):
+            let body = first == 0 && length == buffer.readableBytes
+                ? buffer : buffer.getSlice(at: buffer.readerIndex + first, length: length) ?? buffer
+            return Response(status: responseStatus, headers: headers, body: .bytes(body))
+        case .descriptor(let descriptor):
+            return Response(
+                status: responseStatus, headers: headers,
+                body: .file(FileSlice(descriptor: descriptor, offset: first, length: length)))
+        }
+    }
+
+    /// Why a file or folder at `realPath` may not be served, or nil when it may.
+    private func refusal(forRealPath realPath: String, request: Request) -> Response? {
+        guard realPath == configuration.root || realPath.hasPrefix(rootPrefix) else {
+            return errorResponse(.forbidden, "the path leads outside the served folder")
+        }
+        if configuration.protectedPaths.contains(realPath) { return notFound(request) }
+        let relative = realPath.dropFirst(min(rootPrefix.count, realPath.count))
+        let segments = relative.split(separator: "/").map(String.init)
+        return Self.hasHiddenSegment(segments) ? notFound(request) : nil
+    }
+
+    // MARK: Folders
+
+    private func redirectToFolder(_ target: RequestTarget) -> Response {
+        let last = target.segments.last ?? ""
+        var location = DirectoryListing.encodePathSegment(last) + "/"
+        if let query = target.query { location += "?" + query }
+        var response = htmlResponse(.movedPermanently, body: "<!doctype html><title>Moved</title><a href=\"\(DirectoryListing.escapeHTML(location))\">Moved here</a>\n")
+        response.headers.add(name: "Location", value: location)
+        return response
+    }
+
+    private func listing(_ path: String, target: RequestTarget, request: Request) -> Response {
+        switch POSIX.realPath(path) {
+        case .success(let realPath):
+            if let refusal = refusal(forRealPath: realPath, request: request) { return refusal }
+        case .failure:
+            return notFound(request)
+        }
+        guard case .success(let entries) = POSIX.listDirectory(path) else {
+            return errorResponse(.forbidden, "the folder cannot be read")
+        }
+        let folderPrefix = path == "/" ? "/" : path + "/"
+        let items = entries.compactMap { entry -> DirectoryListing.Item? in
+            if entry.name.hasPrefix(".") { return nil }
+            if configuration.protectedPaths.contains(folderPrefix + entry.name) { return nil }
+            if case .success(let real) = POSIX.realPath(folderPrefix + entry.name),
+                configuration.protectedPaths.contains(real)
+            {
+                return nil
+            }
+            return DirectoryListing.Item(
+                name: entry.name, isDirectory: entry.isDirectory, size: entry.size,
+                modified: entry.modifiedNanoseconds / 1_000_000_000)
+        }
+        return htmlResponse(.ok, body: DirectoryListing.render(path: target.path, items: items))
+    }
+
+    // MARK: Other answers
+
+    private func optionsResponse(_ request: Request) -> Response {
+        var response = Response(status: .noContent)
+        response.headers.add(name: "Allow", value: Self.allowedMethods)
+        if configuration.policy.corsAllowOrigin(for: request.header("origin")) != nil,
+            request.header("access-control-request-method") != nil
+        {
+            response.headers.add(name: "Access-Control-Allow-Methods", value: Self.allowedMethods)
+            if let asked = request.header("access-control-request-headers") {
+                response.headers.add(name: "Access-Control-Allow-Headers", value: asked)
+            }
+            response.headers.add(name: "Access-Control-Max-Age", value: "600")
+        }
+        return response
+    }
+
+    private func notFound(_ request: Request) -> Response {
+        // A site's own 404.html, served with status 404, as static hosts do.
+        let custom = filePath(["404.html"])
+        if case .success(let status) = POSIX.stat(custom), status.isRegular {
+            return serveFile(custom, status: status, request: request, as: .notFound)
+        }
+        return errorResponse(.notFound, "nothing is served at this path")
+    }
+
+    func errorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
+        let code = "\(status.code) \(status.reasonPhrase)"
+        return htmlResponse(
+            status,
+            body: "<!doctype html>\n<meta charset=\"utf-8\">\n<title>\(code)</title>\n<h1>\(code)</h1>\n<p>"
+                + DirectoryListing.escapeHTML(reason) + "</p>\n")
+    }
+
+    private func htmlResponse(_ status: HTTPResponseStatus, body: String) -> Response {
+        let buffer = ByteBuffer(string: body)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: MediaType.html)
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        return Response(status: status, headers: headers, body: .bytes(buffer))
+    }
+
+    /// Headers every response carries.
+    private func finish(_ response: inout Response, request: Request) {
+        response.headers.add(name: "Cache-Control", value: "no-cache")
+        response.headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        response.headers.add(name: "Date", value: date.now)
+        if let allowed = configuration.policy.corsAllowOrigin(for: request.header("origin")) {
+            response.headers.add(name: "Access-Control-Allow-Origin", value: allowed)
+            response.headers.add(name: "Vary", value: "Origin")
+        }
+        for header in configuration.extraHeaders {
+            response.headers.add(name: header.name, value: header.value)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func filePath(_ segments: [String]) -> String {
+        segments.isEmpty ? configuration.root : rootPrefix + segments.joined(separator: "/")
+    }
+
+    /// Dotfiles and dot-folders are hidden, except `/.well-known/`.
+    static func hasHiddenSegment(_ segments: [String]) -> Bool {
+        for (index, segment) in segments.enumerated() where segment.hasPrefix(".") {
+            if index == 0 && segment == ".well-known" { continue }
+            return true
+        }
+        return false
+    }
+
+    static func acceptsHTML(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        return accept.contains("text/html") || accept.contains("application/xhtml+xml")
+    }
+}

@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The file-system calls devserve makes, each returning errno on failure instead of throwing, so
+/// the responder maps errno to a status in one place (`FileError.status`).
+enum POSIX {
+    struct FileStatus: Equatable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int
+        var modifiedNanoseconds: Int
+        var changedNanoseconds: Int
+        var isDirectory: Bool
+        var isRegular: Bool
+
+        init(_ raw: stat) {
+            device = UInt64(raw.st_dev)
+            inode = UInt64(raw.st_ino)
+            size = Int(raw.st_size)
+            #if canImport(Darwin)
+            modifiedNanoseconds = Int(raw.st_mtimespec.tv_sec) * 1_000_000_000 + Int(raw.st_mtimespec.tv_nsec)
+            changedNanoseconds = Int(raw.st_ctimespec.tv_sec) * 1_000_000_000 + Int(raw.st_ctimespec.tv_nsec)
+            #else
+            modifiedNanoseconds = Int(raw.st_mtim.tv_sec) * 1_000_000_000 + Int(raw.st_mtim.tv_nsec)
+            changedNanoseconds = Int(raw.st_ctim.tv_sec) * 1_000_000_000 + Int(raw.st_ctim.tv_nsec)
+            #endif
+            isDirectory = (raw.st_mode & S_IFMT) == S_IFDIR
+            isRegular = (raw.st_mode & S_IFMT) == S_IFREG
+        }
+    }
+
+    static func stat(_ path: String) -> Result<FileStatus, Errno> {
+        var raw = Glibc.stat()
+        guard systemStat(path, &raw) == 0 else { return .failure(Errno(errno)) }
+        return .success(FileStatus(raw))
+    }
+
+    static func fstat(_ descriptor: CInt) -> Result<FileStatus, Errno> {
+        var raw = Glibc.stat()
+        guard Glibc.fstat(descriptor, &raw) == 0 else { return .failure(Errno(errno)) }
+        return .success(FileStatus(raw))
+    }
+
+    static func openForReading(_ path: String) -> Result<CInt, Errno> {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard descriptor >= 0 else { return .failure(Errno(errno)) }
+        return .success(descriptor)
+    }
+
+    static func realPath(_ path: String) -> Result<String, Errno> {
+        guard let resolved = Glibc.realpath(path, nil) else { return .failure(Errno(errno)) }
+        defer { free(resolved) }
+        return .success(String(cString: resolved))
+    }
+
+    /// The path a descriptor refers to now, through /proc (Linux) — the file actually opened.
+    static func pathOfDescriptor(_ descriptor: CInt) -> Result<String, Errno> {
+        #if os(Linux)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
+        guard count > 0 else { return .failure(Errno(errno)) }
+        return .success(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        #else
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
+        return .success(String(cString: buffer))
+        #endif
+    }
+
+    /// Reads up to `count` bytes at `offset` into a fresh array (for small files only).
+    static func read(_ descriptor: CInt, count: Int) -> Result<[UInt8], Errno> {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let result = bytes.withUnsafeMutableBytes { buffer in
+                pread(descriptor, buffer.baseAddress.map { $0 + filled }, count - filled, off_t(filled))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                return .failure(Errno(errno))
+            }
+            if result == 0 { break }
+            filled += result
+        }
+        if filled < count { bytes.removeSubrange(filled...) }
+        return .success(bytes)
+    }
+
+    static func close(_ descriptor: CInt) {
+        _ = Glibc.close(descriptor)
+    }
+
+    struct DirectoryEntry: Sendable {
+        var name: String
+        var isDirectory: Bool
+        var size: Int
+        var modifiedNanoseconds: Int
+    }
+
+    /// The entries of a folder (not `.` and `..`), each stat'ed through symlinks; entries whose
+    /// names are not valid UTF-8 are skipped, since no URL could name them.
+    static func listDirectory(_ path: String) -> Result<[DirectoryEntry], Errno> {
+        guard let directory = opendir(path) else { return .failure(Errno(errno)) }
+        defer { closedir(directory) }
+        var entries: [DirectoryEntry] = []
+        while let entry = readdir(directory) {
+            let name: String? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let bytes = raw.prefix(while: { $0 != 0 })
+                return String(validating: bytes, as: UTF8.self)
+            }
+            guard let name, name != ".", name != ".." else { continue }
+            switch stat(path + "/" + name) {
+            case .success(let status):
+                entries.append(
+                    DirectoryEntry(
+                        name: name, isDirectory: status.isDirectory, size: status.size,
+                        modifiedNanoseconds: status.modifiedNanoseconds))
+            case .failure:
+                continue  // a dangling symlink or a file removed meanwhile: not listed
+            }
+        }
+        return .success(entries)
+    }
+}
+
+/// An errno value with its system message.
+public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+    public var code: CInt
+    public init(_ code: CInt) { self.code = code }
+    public var description: String { String(cString: strerror(code)) }
+    public var isPermissionDenied: Bool { code == EACCES || code == EPERM }
+}
+
+private func systemStat(_ path: String, _ buffer: inout stat) -> CInt {
+    stat(path, &buffer)
+}

@@ -1,0 +1,230 @@
+/// Who may talk to the server: the Host allow-list (against DNS rebinding), Origin and
+/// Sec-Fetch rules (against cross-site reads), and CORS when the user asked for it.
+///
+/// Pure values in, a decision out, so every rule is tested without a socket.
+public struct RequestPolicy: Sendable {
+    /// Extra host names accepted besides localhost, *.localhost, IP literals and the machine's
+    /// names. `*.example.test` accepts every subdomain of example.test.
+    public var allowedHosts: [String]
+    /// Names of this machine (gethostname and its first label), accepted as Host.
+    public var machineNames: [String]
+    /// Origins that get CORS headers; `*` for any.
+    public var corsOrigins: [String]
+
+    public init(allowedHosts: [String] = [], machineNames: [String] = [], corsOrigins: [String] = []) {
+        self.allowedHosts = allowedHosts.map { $0.lowercased() }
+        self.machineNames = machineNames.map { $0.lowercased() }
+        self.corsOrigins = corsOrigins
+    }
+
+    public enum Decision: Equatable, Sendable {
+        case allow
+        case refuse(status: Int, reason: String)
+    }
+
+    /// The request facts the policy looks at.
+    public struct Facts: Sendable {
+        public var host: String?
+        public var origin: String?
+        public var secFetchSite: String?
+        public var secFetchDest: String?
+        public var referer: String?
+        public var isHTTP1_0: Bool
+        public var isInternalPath: Bool
+        public var scheme: String
+
+        public init(
+            host: String?, origin: String? = nil, secFetchSite: String? = nil, secFetchDest: String? = nil,
+            referer: String? = nil, isHTTP1_0: Bool = false, isInternalPath: Bool = false, scheme: String = "http"
+        ) {
+            self.host = host
+            self.origin = origin
+            self.secFetchSite = secFetchSite
+            self.secFetchDest = secFetchDest
+            self.referer = referer
+            self.isHTTP1_0 = isHTTP1_0
+            self.isInternalPath = isInternalPath
+            self.scheme = scheme
+        }
+    }
+
+    public func evaluate(_ facts: Facts) -> Decision {
+        // 1. Host: required on HTTP/1.1, well-formed, and one of ours.
+        guard let hostHeader = facts.host else {
+            return facts.isHTTP1_0 ? .allow : .refuse(status: 400, reason: "the request has no Host header")
+        }
+        guard let host = HostHeader(hostHeader) else {
+            return .refuse(status: 400, reason: "the Host header is malformed")
+        }
+        guard isAllowed(host: host) else {
+            return .refuse(status: 403, reason: "the Host \(host.name) is not allowed (see --allow-host)")
+        }
+        // 2. Origin: well-formed when present.
+        var origin: OriginHeader?
+        if let originHeader = facts.origin {
+            guard let parsed = OriginHeader(originHeader) else {
+                return .refuse(status: 400, reason: "the Origin header is malformed")
+            }
+            origin = parsed
+        }
+        let site = facts.secFetchSite?.lowercased()
+        // 3. devserve's own endpoints answer the page's own origin only.
+        if facts.isInternalPath {
+            if site == "cross-site" { return .refuse(status: 403, reason: "cross-site request to devserve's endpoint") }
+            if let origin, !origin.isSameOrigin(as: host, scheme: facts.scheme) {
+                return .refuse(status: 403, reason: "cross-origin request to devserve's endpoint")
+            }
+        }
+        // 4. A page on another site may not run our files as scripts (no-cors reads).
+        if site == "cross-site", facts.secFetchDest?.lowercased() == "script", !corsAllowsReferer(facts.referer) {
+            return .refuse(status: 403, reason: "cross-site script load refused (see --cors)")
+        }
+        return .allow
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request's Origin, or nil for no CORS headers.
+    public func corsAllowOrigin(for origin: String?) -> String? {
+        guard let origin, !corsOrigins.isEmpty else { return nil }
+        if corsOrigins.contains("*") { return "*" }
+        return corsOrigins.contains(origin) ? origin : nil
+    }
+
+    func isAllowed(host: HostHeader) -> Bool {
+        let name = host.name
+        if host.isIPLiteral || name == "localhost" || name.hasSuffix(".localhost") { return true }
+        if machineNames.contains(name) { return true }
+        for pattern in allowedHosts {
+            if pattern == name { return true }
+            if pattern.hasPrefix("*."), name.hasSuffix(pattern.dropFirst()) { return true }
+            if pattern.hasPrefix("."), name.hasSuffix(pattern) || name == pattern.dropFirst() { return true }
+        }
+        return false
+    }
+
+    private func corsAllowsReferer(_ referer: String?) -> Bool {
+        if corsOrigins.contains("*") { return true }
+        guard let referer, let origin = OriginHeader.origin(ofURL: referer) else { return false }
+        return corsOrigins.contains(origin)
+    }
+}
+
+/// A parsed Host header: a lowercased name without a trailing dot, and an optional port.
+struct HostHeader: Equatable {
+    var name: String
+    var port: Int?
+    var isIPLiteral: Bool
+
+    init?(_ raw: String) {
+        let value = raw.trimmingSpaces()
+        guard !value.isEmpty, value.utf8.count <= 255 else { return nil }
+        var hostPart: Substring
+        var portPart: Substring?
+        if value.hasPrefix("[") {
+            guard let close = value.firstIndex(of: "]") else { return nil }
+            hostPart = value[value.index(after: value.startIndex)..<close]
+            let rest = value[value.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return nil }
+                portPart = rest.dropFirst()
+            }
+            guard IPAddressText.isIPv6(hostPart) else { return nil }
+            isIPLiteral = true
+        } else {
+            if let colon = value.firstIndex(of: ":") {
+                hostPart = value[..<colon]
+                portPart = value[value.index(after: colon)...]
+            } else {
+                hostPart = value
+            }
+            if hostPart.hasSuffix(".") { hostPart = hostPart.dropLast() }
+            guard !hostPart.isEmpty, hostPart.utf8.allSatisfy(Self.isNameByte) else { return nil }
+            isIPLiteral = IPAddressText.isIPv4(hostPart)
+        }
+        if let portPart {
+            guard !portPart.isEmpty, portPart.count <= 5, portPart.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                let port = Int(portPart), port <= 65535
+            else { return nil }
+            self.port = port
+        }
+        name = hostPart.lowercased()
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// A parsed Origin header (`scheme://host[:port]` or `null`).
+struct OriginHeader: Equatable {
+    var scheme: String
+    var host: HostHeader?
+
+    init?(_ raw: String) {
+        let value = raw.trimmingSpaces()
+        if value == "null" {
+            scheme = "null"
+            host = nil
+            return
+        }
+        guard let separator = value.firstRange(of: "://") else { return nil }
+        let scheme = value[..<separator.lowerBound].lowercased()
+        guard !scheme.isEmpty, scheme.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || $0 == 43 || $0 == 45 || $0 == 46 })
+        else { return nil }
+        let authority = value[separator.upperBound...]
+        guard !authority.contains("/"), !authority.contains("@"), let host = HostHeader(String(authority)) else {
+            return nil
+        }
+        self.scheme = scheme
+        self.host = host
+    }
+
+    /// Same origin as a request that arrived with this Host over `scheme`.
+    func isSameOrigin(as requestHost: HostHeader, scheme requestScheme: String) -> Bool {
+        guard let host, scheme == requestScheme, host.name == requestHost.name else { return false }
+        let defaultPort = requestScheme == "https" ? 443 : 80
+        return (host.port ?? defaultPort) == (requestHost.port ?? defaultPort)
+    }
+
+    /// `scheme://host[:port]` of an absolute URL, or nil.
+    static func origin(ofURL url: String) -> String? {
+        guard let separator = url.firstRange(of: "://") else { return nil }
+        let afterScheme = url[separator.upperBound...]
+        let end = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
+        return String(url[..<end])
+    }
+}
+
+/// Recognisers for IP address literals in their textual forms.
+enum IPAddressText {
+    static func isIPv4(_ text: some StringProtocol) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } && (Int(part) ?? 256) < 256
+        }
+    }
+
+    static func isIPv6(_ text: some StringProtocol) -> Bool {
+        var address = Substring(text)
+        if let zone = address.firstIndex(of: "%") { address = address[..<zone] }
+        guard address.contains(":"), address.count <= 45 else { return false }
+        var groups = address.split(separator: ":", omittingEmptySubsequences: false)
+        if let last = groups.last, last.contains(".") {
+            guard isIPv4(last) else { return false }
+            groups.removeLast()
+            groups.append("0")
+            groups.append("0")
+        }
+        let compressed = address.contains("::")
+        if address.ranges(of: "::").count > 1 || address.contains(":::") { return false }
+        let nonEmpty = groups.filter { !$0.isEmpty }
+        guard nonEmpty.allSatisfy({ $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }) else { return false }
+        return compressed ? nonEmpty.count < 8 : (groups.count == 8 && nonEmpty.count == 8)
+    }
+}

@@ -1,0 +1,153 @@
+// The raw request target, decoded once and normalised into path segments.
+//
+// This file is pure Swift (no Foundation, no NIO) so the fuzz target can compile it alone.
+// Every rule that refuses a target lives here, in the order it is checked, so the policy reads
+// top to bottom: what the bytes may contain, how they decode, and how dot segments resolve.
+
+/// A request path that is safe to join under a root: no empty, `.` or `..` segments, no slashes,
+/// backslashes, NUL or control characters inside a segment, valid UTF-8.
+public struct RequestTarget: Equatable, Sendable {
+    /// Decoded path segments below the root, in order.
+    public var segments: [String]
+    /// Whether the decoded path ended with `/` (a folder was asked for).
+    public var trailingSlash: Bool
+    /// The raw query string, without the `?`, if any.
+    public var query: Substring?
+
+    /// The decoded path, always starting with `/`.
+    public var path: String {
+        var result = "/" + segments.joined(separator: "/")
+        if trailingSlash && !segments.isEmpty { result += "/" }
+        return result
+    }
+
+    public init(segments: [String], trailingSlash: Bool, query: Substring? = nil) {
+        self.segments = segments
+        self.trailingSlash = trailingSlash
+        self.query = query
+    }
+}
+
+/// Why a request target was refused. Every case answers 400 Bad Request.
+public enum TargetError: Error, Equatable, Sendable {
+    case notOriginForm
+    case fragment
+    case controlCharacter
+    case badEscape
+    case invalidUTF8
+    case backslash
+    case encodedSlash
+    case nulByte
+    case climbsAboveRoot
+
+    /// A short reason for the log and the error page.
+    public var reason: String {
+        switch self {
+        case .notOriginForm: return "the request target must start with /"
+        case .fragment: return "the request target contains #"
+        case .controlCharacter: return "the request target contains a control character"
+        case .badEscape: return "the request target has a malformed %-escape"
+        case .invalidUTF8: return "the request path is not valid UTF-8"
+        case .backslash: return "the request path contains a backslash"
+        case .encodedSlash: return "the request path contains an encoded slash"
+        case .nulByte: return "the request path contains a NUL byte"
+        case .climbsAboveRoot: return "the request path climbs above the root"
+        }
+    }
+}
+
+extension RequestTarget {
+    /// Parses an origin-form request target (`/path?query`).
+    ///
+    /// Rules, in order: the target starts with `/`; no `#`, no raw space or control bytes
+    /// (clients must percent-encode them); the path is percent-decoded exactly once; a decoded
+    /// `/` or `\` (an encoded slash), NUL, control character or invalid UTF-8 is refused; `.` and
+    /// empty segments are dropped; `..` removes the previous segment and is refused when there is
+    /// none (it would climb above the root).
+    public static func parse(_ raw: some StringProtocol) throws(TargetError) -> RequestTarget {
+        try parse(utf8: Array(raw.utf8))
+    }
+
+    public static func parse(utf8 raw: [UInt8]) throws(TargetError) -> RequestTarget {
+        guard raw.first == UInt8(ascii: "/") else { throw .notOriginForm }
+        var pathEnd = raw.count
+        for (index, byte) in raw.enumerated() {
+            if byte == UInt8(ascii: "#") { throw .fragment }
+            // Raw bytes >= 0x80 are let through: they must form valid UTF-8 once decoded.
+            if byte < 0x21 || byte == 0x7F { throw .controlCharacter }
+            if byte == UInt8(ascii: "?") && pathEnd == raw.count { pathEnd = index }
+        }
+        var query: Substring?
+        if pathEnd < raw.count {
+            query = Substring(decoding: raw[(pathEnd + 1)...], as: UTF8.self)
+        }
+
+        var segments: [String] = []
+        var current: [UInt8] = []
+        var index = 0
+        var endedWithSlash = false
+
+        func finishSegment() throws(TargetError) {
+            defer { current.removeAll(keepingCapacity: true) }
+            if current.isEmpty || current == [UInt8(ascii: ".")] { return }
+            if current == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                if segments.isEmpty { throw .climbsAboveRoot }
+                segments.removeLast()
+                return
+            }
+            guard let segment = String(validating: current, as: UTF8.self) else { throw .invalidUTF8 }
+            segments.append(segment)
+        }
+
+        while index < pathEnd {
+            let byte = raw[index]
+            if byte == UInt8(ascii: "/") {
+                try finishSegment()
+                endedWithSlash = true
+                index += 1
+                continue
+            }
+            endedWithSlash = false
+            if byte == UInt8(ascii: "\\") { throw .backslash }
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < pathEnd, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2])
+                else { throw .badEscape }
+                let decoded = high << 4 | low
+                switch decoded {
+                case 0: throw .nulByte
+                case UInt8(ascii: "/"): throw .encodedSlash
+                case UInt8(ascii: "\\"): throw .backslash
+                case 0x01...0x1F, 0x7F: throw .controlCharacter
+                default: current.append(decoded)
+                }
+                index += 3
+                continue
+            }
+            current.append(byte)
+            index += 1
+        }
+        try finishSegment()
+        // A trailing `.` or `..` names a folder, as a browser would resolve it.
+        let lastRaw = raw[..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).last
+        let endsInDotSegment = lastRaw.map { Self.isDotSegment(Array($0)) } ?? false
+        return RequestTarget(
+            segments: segments, trailingSlash: endedWithSlash || endsInDotSegment, query: query)
+    }
+
+    private static func isDotSegment(_ bytes: [UInt8]) -> Bool {
+        let lowered = bytes.map { $0 | 0x20 }
+        let dot: [UInt8] = [UInt8(ascii: ".")]
+        let encodedDot: [UInt8] = Array("%2e".utf8)
+        return bytes == dot || bytes == dot + dot || lowered == encodedDot
+            || lowered == encodedDot + encodedDot || lowered == dot + encodedDot || lowered == encodedDot + dot
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

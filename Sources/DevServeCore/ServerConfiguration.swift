@@ -1,0 +1,55 @@
+import NIOCore
+
+/// Everything the server needs to run, built by the command line (or a test) and then frozen.
+public struct ServerConfiguration: Sendable {
+    /// The folder served, as a real path (symlinks resolved, no trailing slash unless `/`).
+    public var root: String
+    /// Where to listen.
+    public var addresses: [SocketAddress]
+    /// Serve `/index.html` for unknown extension-less paths that accept HTML.
+    public var spa: Bool
+    /// Headers added to every response (`--header`).
+    public var extraHeaders: [(name: String, value: String)]
+    /// Host, Origin, Sec-Fetch and CORS rules.
+    public var policy: RequestPolicy
+    /// Real paths never served nor listed (the TLS key and certificate).
+    public var protectedPaths: Set<String>
+    /// One log line per request.
+    public var logRequests: Bool
+    /// Live reload (watcher, injection, endpoint); accepted now, wired in by the live-reload part.
+    public var liveReload: Bool
+    public var limits: Limits
+
+    public struct Limits: Sendable {
+        /// Largest request head accepted; larger gets 431.
+        public var maximumHeadBytes = 16 * 1024
+        /// Time a client has to send a whole request head once it starts (or after connecting).
+        public var headTimeout: TimeAmount = .seconds(10)
+        /// Time an idle keep-alive connection is kept.
+        public var idleTimeout: TimeAmount = .seconds(60)
+        /// Open connections at most; past it the server stops accepting until one closes.
+        public var maximumConnections = 4096
+        /// Files up to this size are kept in memory (validated by stat on every request).
+        public var cachedFileBytes = 128 * 1024
+        /// Memory the small-file cache may use in all.
+        public var cacheBudgetBytes = 32 * 1024 * 1024
+        public init() {}
+    }
+
+    public init(
+        root: String, addresses: [SocketAddress] = [], spa: Bool = false,
+        extraHeaders: [(name: String, value: String)] = [], policy: RequestPolicy = RequestPolicy(),
+        protectedPaths: Set<String> = [], logRequests: Bool = false, liveReload: Bool = true,
+        limits: Limits = Limits()
+    ) {
+        self.root = root
+        self.addresses = addresses
+        self.spa = spa
+        self.extraHeaders = extraHeaders
+        self.policy = policy
+        self.protectedPaths = protectedPaths
+        self.logRequests = logRequests
+        self.liveReload = liveReload
+        self.limits = limits
+    }
+}
