@@ -1,0 +1,95 @@
+import Testing
+
+@testable import DevServeCore
+
+@Suite struct RequestPolicyTests {
+    let policy = RequestPolicy(allowedHosts: ["myapp.test", "*.dev.test"], machineNames: ["workstation"])
+
+    func decide(_ facts: RequestPolicy.Facts, _ policy: RequestPolicy? = nil) -> RequestPolicy.Decision {
+        (policy ?? self.policy).evaluate(facts)
+    }
+
+    func status(_ decision: RequestPolicy.Decision) -> Int {
+        switch decision {
+        case .allow: return 200
+        case .refuse(let status, _): return status
+        }
+    }
+
+    @Test(arguments: [
+        ("localhost", 200), ("localhost:8080", 200), ("LOCALHOST:8080", 200), ("localhost.", 200),
+        ("app.localhost:8080", 200), ("127.0.0.1:8080", 200), ("[::1]:8080", 200), ("[::1]", 200),
+        ("192.168.1.20:8080", 200), ("[fe80::1%25eth0]:80", 200), ("workstation:8080", 200),
+        ("myapp.test", 200), ("api.dev.test:3000", 200),
+        // DNS rebinding: names that are not ours.
+        ("evil.example", 403), ("evil.example:8080", 403), ("localhost.evil.example", 403), ("dev.test.evil", 403),
+        ("127.0.0.1.nip.io", 403), ("myapp.test.evil", 403),
+        // Malformed.
+        ("", 400), ("a b", 400), ("[::1", 400), ("[::1]x", 400), ("localhost:99999", 400), ("localhost:", 400),
+        ("localhost:-1", 400), ("local/host", 400), ("user@localhost", 400), ("[zz::1]:80", 400),
+        ("localhost:80:80", 400),
+    ])
+    func hostHeader(_ host: String, _ expected: Int) {
+        #expect(status(decide(.init(host: host))) == expected)
+    }
+
+    @Test func hostIsRequiredOnHTTP11Only() {
+        #expect(status(decide(.init(host: nil))) == 400)
+        #expect(status(decide(.init(host: nil, isHTTP1_0: true))) == 200)
+    }
+
+    @Test(arguments: [
+        ("http://localhost:8080", 200), ("null", 200), ("http://evil.example", 200),
+        ("not an origin", 400), ("http://", 400), ("http://a b", 400), ("://localhost", 400),
+        ("http://localhost:8080/path", 400), ("http://user@localhost", 400),
+    ])
+    func originMustBeWellFormed(_ origin: String, _ expected: Int) {
+        #expect(status(decide(.init(host: "localhost:8080", origin: origin))) == expected)
+    }
+
+    @Test func internalEndpointsAnswerTheSameOriginOnly() {
+        let host = "localhost:8080"
+        #expect(status(decide(.init(host: host, isInternalPath: true))) == 200)
+        #expect(status(decide(.init(host: host, origin: "http://localhost:8080", isInternalPath: true))) == 200)
+        #expect(status(decide(.init(host: host, origin: "http://evil.example", isInternalPath: true))) == 403)
+        #expect(status(decide(.init(host: host, origin: "http://localhost:3000", isInternalPath: true))) == 403)
+        #expect(status(decide(.init(host: host, origin: "https://localhost:8080", isInternalPath: true))) == 403)
+        #expect(status(decide(.init(host: host, origin: "null", isInternalPath: true))) == 403)
+        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", isInternalPath: true))) == 403)
+        #expect(status(decide(.init(host: host, secFetchSite: "same-origin", isInternalPath: true))) == 200)
+        #expect(status(decide(.init(host: "localhost", origin: "http://localhost:80", isInternalPath: true))) == 200)
+    }
+
+    @Test func crossSiteScriptLoadsAreRefused() {
+        let host = "localhost:8080"
+        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", secFetchDest: "script"))) == 403)
+        #expect(status(decide(.init(host: host, secFetchSite: "same-site", secFetchDest: "script"))) == 200)
+        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", secFetchDest: "image"))) == 200)
+        #expect(status(decide(.init(host: host, secFetchSite: "none", secFetchDest: "document"))) == 200)
+        let withCORS = RequestPolicy(corsOrigins: ["http://app.test"])
+        let fromApp = RequestPolicy.Facts(
+            host: host, secFetchSite: "cross-site", secFetchDest: "script", referer: "http://app.test/page.html")
+        #expect(status(decide(fromApp, withCORS)) == 200)
+        var fromElsewhere = fromApp
+        fromElsewhere.referer = "http://evil.example/"
+        #expect(status(decide(fromElsewhere, withCORS)) == 403)
+    }
+
+    @Test func corsHeadersOnlyWhenAsked() {
+        #expect(RequestPolicy().corsAllowOrigin(for: "http://localhost:3000") == nil)
+        let policy = RequestPolicy(corsOrigins: ["http://localhost:3000"])
+        #expect(policy.corsAllowOrigin(for: "http://localhost:3000") == "http://localhost:3000")
+        #expect(policy.corsAllowOrigin(for: "http://evil.example") == nil)
+        #expect(policy.corsAllowOrigin(for: nil) == nil)
+        #expect(RequestPolicy(corsOrigins: ["*"]).corsAllowOrigin(for: "http://any.example") == "*")
+    }
+
+    @Test(arguments: [
+        ("::1", true), ("::", true), ("fe80::1", true), ("2001:db8::8a2e:370:7334", true), ("::ffff:127.0.0.1", true),
+        ("1:2:3:4:5:6:7:8", true), ("1:2:3:4:5:6:7:8:9", false), ("1::2::3", false), (":::", false), ("12345::", false),
+        ("g::1", false), ("127.0.0.1", false),
+    ])
+    func ipv6Literals(_ text: String, _ valid: Bool) {
+        #expect(IPAddressText.isIPv6(text) == valid)
+    }
+}
