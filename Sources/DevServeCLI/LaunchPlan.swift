@@ -66,7 +66,7 @@ public struct LaunchPlan: Sendable {
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .rootIsFile(path) }
         guard let directory = opendir(absolute) else {
-            throw .rootUnreadable(path, reason: String(cString: strerror(errno)))
+            throw .rootUnreadable(path, reason: errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
         }
         closedir(directory)
         guard let real = realpath(absolute, nil) else {

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real binary, started as a user starts it: exit codes, messages, the start-up block, logs.
+@Suite(.serialized) struct CommandLineProcessTests {
+    @Test func startsOnBothLoopbacksAndLogsRequests() throws {
+        let folder = try TempFolder()
+        try folder.write("index.html", "<h1>home</h1>")
+        let server = try DevServeProcess([folder.path, "--port", "0"])
+        let port = try server.waitForPort()
+        let banner = server.output
+        let real = try #require(realpath(folder.path, nil).map { String(cString: $0) })
+        #expect(banner.contains("serving \(real)"))
+        #expect(banner.contains("http://localhost:\(port)/"))
+        #expect(banner.contains("http://[::1]:\(port)/"))
+        #expect(try HTTP.get("/", port: port).body == "<h1>home</h1>")
+        #expect(try HTTP.get("/", port: port, host: "::1").status == 200)
+        #expect(try HTTP.get("/missing", port: port).status == 404)
+        try server.waitForOutput(containing: "GET /missing 404")
+        #expect(server.output.contains("GET / 200 13 B"))
+        #expect(try server.stop() == 0, "SIGTERM stops cleanly")
+    }
+
+    @Test func controlCharactersInTheLogAreEscaped() throws {
+        let folder = try TempFolder()
+        let server = try DevServeProcess([folder.path, "--port", "0"])
+        let port = try server.waitForPort()
+        #expect(try HTTP.get("/a%1B[31mred%0Aline", port: port).status == 400)
+        // A raw escape byte in the target never parses; the log says so without echoing it.
+        #expect(try HTTP.get("/\u{1B}[31mraw", port: port).status == 400)
+        try server.waitForOutput(containing: "(unparseable request) 400")
+        let log = server.output
+        #expect(log.contains("GET /a%1B[31mred%0Aline 400"))
+        #expect(!log.contains("\u{1B}"), "no raw escape byte reaches the terminal")
+        _ = try server.stop()
+    }
+
+    @Test func quietLogsNoRequests() throws {
+        let folder = try TempFolder()
+        try folder.write("index.html", "x")
+        let server = try DevServeProcess([folder.path, "--port", "0", "--quiet"])
+        let port = try server.waitForPort()
+        #expect(try HTTP.get("/", port: port).status == 200)
+        #expect(try HTTP.get("/index.html", port: port).status == 200)
+        _ = try server.stop()
+        #expect(!server.output.contains("GET /"))
+    }
+
+    @Test func busyDefaultPortMovesToTheNextAndSaysSo() throws {
+        let folder = try TempFolder()
+        let holder = HTTP.occupy(port: 8080)
+        defer { if let holder { close(holder) } }
+        let server = try DevServeProcess([folder.path])
+        let port = try server.waitForPort()
+        #expect(port != 8080)
+        #expect(port > 8080 && port < 8100)
+        #expect(server.output.contains("Port 8080 is in use; serving on port \(port) instead."))
+        _ = try server.stop()
+    }
+
+    @Test func busyExplicitPortIsAnError() throws {
+        let folder = try TempFolder()
+        let port = HTTP.freePort()
+        let holder = try #require(HTTP.occupy(port: port))
+        defer { close(holder) }
+        let server = try DevServeProcess([folder.path, "--port", String(port), "--host", "127.0.0.1"])
+        #expect(try server.waitForExit() != 0)
+        #expect(server.errorOutput.contains("Port \(port) is already in use"))
+        #expect(server.output.isEmpty, "nothing is served")
+    }
+
+    @Test(arguments: [
+        (["/definitely/not/here"], "The folder '/definitely/not/here' does not exist"),
+        (["--port", "70000"], "--port 70000 is not a port number"),
+        (["--host", "bad host!"], "is not an address"),
+        (["--host", "203.0.113.7", "--port", "0"], "Cannot listen on 203.0.113.7"),
+        (["--header", "oops"], "is not 'Name: value'"),
+    ])
+    func badInputGetsOneSentenceAndANonZeroExit(_ arguments: [String], _ message: String) throws {
+        let server = try DevServeProcess(arguments)
+        let status = try server.waitForExit()
+        #expect(status != 0)
+        #expect(server.errorOutput.contains(message), "stderr: \(server.errorOutput)")
+        #expect(!server.output.contains("http://"), "nothing is served")
+    }
+
+    @Test func aRootThatIsAFileIsAnError() throws {
+        let folder = try TempFolder()
+        try folder.write("page.html", "x")
+        let server = try DevServeProcess([folder.path + "/page.html"])
+        #expect(try server.waitForExit() != 0)
+        #expect(server.errorOutput.contains("is a file, not a folder"))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run the binary as another user"))
+    func anUnreadableRootIsAnError() throws {
+        let folder = try TempFolder()
+        chmod(folder.path, 0o700)  // root's, unreadable to nobody
+        let server = try DevServeProcess([folder.path, "--port", "0"], asNobody: true)
+        #expect(try server.waitForExit() != 0)
+        #expect(server.errorOutput.contains("cannot be read (permission denied)"), "stderr: \(server.errorOutput)")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run the binary as another user"))
+    func aPrivilegedPortWithoutPermissionSaysHow() throws {
+        let folder = try TempFolder()
+        chmod(folder.path, 0o755)
+        let server = try DevServeProcess([folder.path, "--port", "80", "--host", "127.0.0.1"], asNobody: true)
+        #expect(try server.waitForExit() != 0)
+        let message = server.errorOutput
+        #expect(message.contains("Port 80 needs privileges"), "stderr: \(message)")
+        #expect(message.contains("setcap"))
+        #expect(message.contains("--port 8080"))
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import DevServeCore
+import Foundation
+import Testing
+
+@testable import DevServeCLI
+
+/// Flags as parsed and turned into a launch plan (no process, no sockets).
+@Suite struct CommandLineParsingTests {
+    func plan(_ arguments: [String], cwd: String) throws -> LaunchPlan {
+        let command = try ServeCommand.parse(arguments)
+        return try LaunchPlan(options: command, workingDirectory: cwd)
+    }
+
+    @Test func defaultsServeTheCurrentFolderOnLoopbackPort8080() throws {
+        let folder = try TempFolder()
+        let plan = try plan([], cwd: folder.path)
+        let real = try #require(realpath(folder.path, nil).map { String(cString: $0) })
+        #expect(plan.configuration.root == real)
+        #expect(plan.listenHosts == ["127.0.0.1", "::1"])
+        #expect(plan.port == .preferred(8080, attempts: LaunchPlan.defaultPortAttempts))
+        #expect(plan.configuration.logRequests)
+        #expect(plan.configuration.liveReload)
+        #expect(!plan.configuration.spa)
+        #expect(plan.configuration.policy.corsOrigins.isEmpty)
+    }
+
+    @Test func everyFlagReachesTheConfiguration() throws {
+        let folder = try TempFolder()
+        try FileManager.default.createDirectory(atPath: folder.path + "/site", withIntermediateDirectories: true)
+        let plan = try plan(
+            [
+                "site", "-p", "0", "-H", "127.0.0.1", "--host", "::1", "--spa", "--no-reload", "--quiet",
+                "--header", "X-Frame-Options: DENY", "--header", "X-Test:  two words", "--cors", "http://localhost:3000",
+                "--allow-host", "myapp.test",
+            ], cwd: folder.path)
+        #expect(plan.configuration.root.hasSuffix("/site"))
+        #expect(plan.port == .any)
+        #expect(plan.listenHosts == ["127.0.0.1", "::1"])
+        #expect(plan.configuration.spa)
+        #expect(!plan.configuration.liveReload)
+        #expect(!plan.configuration.logRequests)
+        #expect(plan.configuration.extraHeaders.map(\.name) == ["X-Frame-Options", "X-Test"])
+        #expect(plan.configuration.extraHeaders.map(\.value) == ["DENY", "two words"])
+        #expect(plan.configuration.policy.corsOrigins == ["http://localhost:3000"])
+        #expect(plan.configuration.policy.allowedHosts == ["myapp.test"])
+    }
+
+    @Test func portRules() throws {
+        let folder = try TempFolder()
+        #expect(try plan(["--port", "9000"], cwd: folder.path).port == .exact(9000))
+        #expect(try plan(["--port", "0"], cwd: folder.path).port == .any)
+        #expect(try plan(["--host", "localhost"], cwd: folder.path).listenHosts == ["127.0.0.1", "::1"])
+        #expect(try plan(["--host", "[::1]"], cwd: folder.path).listenHosts == ["::1"])
+        #expect(try plan(["--lan"], cwd: folder.path).listenHosts == ["0.0.0.0", "::"])
+    }
+
+    @Test func theTLSFilesInCertsAreProtected() throws {
+        let folder = try TempFolder()
+        let plan = try plan([], cwd: folder.path)
+        #expect(plan.configuration.protectedPaths.contains(folder.path + "/certs/localhost-key.pem"))
+        #expect(plan.configuration.protectedPaths.contains(folder.path + "/certs/localhost.pem"))
+    }
+
+    @Test(arguments: [
+        (["--port", "70000"], "--port 70000 is not a port number"),
+        (["--port=-1"], "--port -1 is not a port number"),
+        (["--port", "http"], "port"),
+        (["--header", "NoColon"], "is not 'Name: value'"),
+        (["--header", "Bad Name: x"], "has an invalid name"),
+        (["--header", "Content-Length: 5"], "is set by devserve itself"),
+        (["--cors", "localhost:3000"], "is not an origin"),
+        (["--allow-host", "bad host"], "is not a host name"),
+        (["--host", "bad host!"], "is not an address"),
+        (["--quiet", "--verbose"], "contradict"),
+    ])
+    func usageErrorsNameTheProblem(_ arguments: [String], _ message: String) {
+        do {
+            _ = try ServeCommand.parse(arguments)
+            Issue.record("\(arguments) parsed")
+        } catch {
+            #expect(ServeCommand.message(for: error).contains(message), "\(ServeCommand.message(for: error))")
+        }
+    }
+
+    @Test func rootProblemsAreSentences() throws {
+        let folder = try TempFolder()
+        try folder.write("file.txt", "x")
+        #expect(throws: CLIError.rootMissing("nope")) { try plan(["nope"], cwd: folder.path) }
+        #expect(throws: CLIError.rootIsFile("file.txt")) { try plan(["file.txt"], cwd: folder.path) }
+        #expect(CLIError.rootMissing("nope").description.hasPrefix("The folder 'nope' does not exist"))
+    }
+}

@@ -1,0 +1,222 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Helpers for the integration suites (HTTPSemanticsIntegrationTests, SecurityIntegrationTests):
+// deterministic file contents, in-place rewrites, a client with millisecond timeouts for the
+// timing tests, and a way to run blocking socket code off Swift's cooperative thread pool.
+
+/// Deterministic pseudo-random bytes (xorshift), so large-file comparisons catch any misplaced byte.
+func patternBytes(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
+    var state = seed | 1
+    var bytes = [UInt8](repeating: 0, count: count)
+    for index in 0..<count {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        bytes[index] = UInt8(truncatingIfNeeded: state)
+    }
+    return bytes
+}
+
+extension TempTree {
+    @discardableResult
+    func write(_ relative: String, bytes: [UInt8]) throws -> String {
+        try write(relative, Data(bytes))
+    }
+
+    /// Rewrites a file in place (same inode: open with O_TRUNC, write), as most editors and build
+    /// tools do, so only size and modification time can tell the versions apart.
+    func overwriteInPlace(_ relative: String, _ bytes: [UInt8]) throws {
+        let full = path + "/" + relative
+        let descriptor = open(full, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard descriptor >= 0 else { throw TestError("open \(full) failed: errno \(errno)") }
+        defer { close(descriptor) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw TestError("write \(full) failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    func overwriteInPlace(_ relative: String, _ text: String) throws {
+        try overwriteInPlace(relative, Array(text.utf8))
+    }
+}
+
+extension RawResponse {
+    /// Every header but `Date`, which may change between two responses.
+    var headersWithoutDate: [String] {
+        headers.filter { $0.0.lowercased() != "date" }.map { "\($0.0.lowercased()): \($0.1)" }
+    }
+}
+
+/// Runs blocking socket code on a Dispatch thread, so tests that wait on timeouts do not hold one
+/// of the few cooperative threads (2 on this machine) that every other test needs.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
+
+/// Milliseconds elapsed since `start`.
+func milliseconds(since start: ContinuousClock.Instant) -> Int {
+    let elapsed = ContinuousClock.now - start
+    return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+}
+
+/// A raw TCP client whose waits are bounded in milliseconds, for the tests about timeouts, the
+/// connection cap and connections that must (or must not) be answered or closed.
+final class TimedClient {
+    private let descriptor: CInt
+    private var buffer: [UInt8] = []
+    private(set) var sawEOF = false
+
+    init(host: String = "127.0.0.1", port: Int) throws {
+        let isV6 = host.contains(":")
+        descriptor = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestError("socket failed") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result: CInt
+        if isV6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw TestError("connect to \(host):\(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Closes the connection now (the server sees EOF).
+    func shutdownBoth() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
+    func send(_ text: String) throws {
+        try send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard sent > 0 else { throw TestError("send failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for bytes or EOF; true when something arrived (or EOF).
+    @discardableResult
+    func receive(timeoutMilliseconds: Int) throws -> Bool {
+        if sawEOF { return true }
+        var descriptorSet = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptorSet, 1, Int32(timeoutMilliseconds))
+        if ready < 0 { throw TestError("poll failed: errno \(errno)") }
+        if ready == 0 { return false }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        if count > 0 {
+            buffer.append(contentsOf: chunk[..<count])
+        } else if count == 0 || errno == ECONNRESET {
+            sawEOF = true
+        } else {
+            throw TestError("recv failed: errno \(errno)")
+        }
+        return true
+    }
+
+    /// True when no byte arrives and the connection stays open for `milliseconds`.
+    func staysSilent(forMilliseconds milliseconds: Int) throws -> Bool {
+        let start = ContinuousClock.now
+        while true {
+            let left = milliseconds - DevServeCoreTests.milliseconds(since: start)
+            if left <= 0 { return buffer.isEmpty && !sawEOF }
+            if try receive(timeoutMilliseconds: left) { return false }
+        }
+    }
+
+    /// Reads until the peer closes, at most `timeoutMilliseconds`; true when it closed in time.
+    func waitForClose(timeoutMilliseconds: Int) throws -> Bool {
+        let start = ContinuousClock.now
+        while !sawEOF {
+            let left = timeoutMilliseconds - milliseconds(since: start)
+            if left <= 0 { return false }
+            try receive(timeoutMilliseconds: left)
+        }
+        return true
+    }
+
+    /// Everything received so far, as text (the buffer is kept).
+    var receivedText: String { String(decoding: buffer, as: UTF8.self) }
+
+    /// Reads one response (Content-Length bodies only) within `timeoutMilliseconds`.
+    func readResponse(timeoutMilliseconds: Int = 5000, bodyExpected: Bool = true) throws -> RawResponse {
+        let start = ContinuousClock.now
+        func more() throws {
+            let left = timeoutMilliseconds - milliseconds(since: start)
+            guard left > 0, try receive(timeoutMilliseconds: left) else {
+                throw TestError("no complete response within \(timeoutMilliseconds) ms (have: \(receivedText.prefix(200)))")
+            }
+            if sawEOF { throw TestError("connection closed before a complete response (have: \(receivedText.prefix(200)))") }
+        }
+        let terminator: [UInt8] = [13, 10, 13, 10]
+        var headEnd: Int?
+        while headEnd == nil {
+            if buffer.count >= 4 {
+                headEnd = (0...(buffer.count - 4)).first { buffer[$0..<($0 + 4)].elementsEqual(terminator) }
+            }
+            if headEnd == nil { try more() }
+        }
+        guard let headEnd else { throw TestError("no head") }
+        let headText = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        buffer.removeSubrange(..<(headEnd + 4))
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestError("bad status line: \(statusLine)") }
+        var headers: [(String, String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append(
+                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        var response = RawResponse(statusLine: statusLine, status: status, headers: headers, body: [])
+        if bodyExpected, status != 304, status != 204, let lengthText = response.header("content-length"),
+            let length = Int(lengthText)
+        {
+            while buffer.count < length { try more() }
+            response.body = Array(buffer[..<length])
+            buffer.removeSubrange(..<length)
+        }
+        return response
+    }
+}
