@@ -2,7 +2,7 @@ import DevServeCore
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `devserve` will do, worked out from the flags before anything listens: the real root,
@@ -66,7 +66,8 @@ public struct LaunchPlan: Sendable {
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .rootIsFile(path) }
         guard let directory = opendir(absolute) else {
-            throw .rootUnreadable(path, reason: errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
+            throw .rootUnreadable(
+                path, reason: errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
         }
         closedir(directory)
         guard let real = realpath(absolute, nil) else {

@@ -1,7 +1,7 @@
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Log lines as a person reads them in a terminal: `18:04:12 GET / 200 1520 B 0.3 ms`.

@@ -4,7 +4,7 @@ import Dispatch
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `devserve [ROOT]`: serve a folder.
@@ -39,13 +39,20 @@ public struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Serve /index.html for unknown extension-less paths that accept HTML (single-page apps).")
     public var spa = false
 
-    @Option(name: .customLong("header"), help: ArgumentHelp("Add a header to every response (repeatable).", valueName: "Name: value"))
+    @Option(
+        name: .customLong("header"),
+        help: ArgumentHelp("Add a header to every response (repeatable).", valueName: "Name: value"))
     public var headers: [String] = []
 
-    @Option(help: ArgumentHelp("Send CORS headers to this origin (repeatable); '*' for any. None by default.", valueName: "origin"))
+    @Option(
+        help: ArgumentHelp(
+            "Send CORS headers to this origin (repeatable); '*' for any. None by default.", valueName: "origin"))
     public var cors: [String] = []
 
-    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Accept this Host name too (repeatable); '*.example.test' for subdomains.", valueName: "name"))
+    @Option(
+        name: .customLong("allow-host"),
+        help: ArgumentHelp(
+            "Accept this Host name too (repeatable); '*.example.test' for subdomains.", valueName: "name"))
     public var allowHost: [String] = []
 
     @Flag(help: "Open the browser at the served URL.")
@@ -89,14 +96,17 @@ public struct ServeCommand: AsyncParsableCommand {
         for origin in cors where origin != "*" {
             guard OriginArgument.isValid(origin) else {
                 throw ValidationError(
-                    "--cors '\(origin)' is not an origin: write it as scheme://host[:port], e.g. http://localhost:3000, or '*'.")
+                    "--cors '\(origin)' is not an origin: write it as scheme://host[:port], e.g. http://localhost:3000, or '*'."
+                )
             }
         }
         for name in allowHost where !HostArgument.isValidPattern(name) {
-            throw ValidationError("--allow-host '\(name)' is not a host name: use a name like myapp.test or *.myapp.test.")
+            throw ValidationError(
+                "--allow-host '\(name)' is not a host name: use a name like myapp.test or *.myapp.test.")
         }
         for name in host where !HostArgument.isValidListenHost(name) {
-            throw ValidationError("--host '\(name)' is not an address: use an IP address such as 127.0.0.1 or ::1, or 'localhost'.")
+            throw ValidationError(
+                "--host '\(name)' is not an address: use an IP address such as 127.0.0.1 or ::1, or 'localhost'.")
         }
     }
 

@@ -28,7 +28,8 @@ struct StartupBanner {
             guard let ip = address.ipAddress, let port = address.port else { continue }
             switch ip {
             case "0.0.0.0", "::":
-                for lanAddress in networkAddresses where ip == "::" ? lanAddress.contains(":") : !lanAddress.contains(":") {
+                for lanAddress in networkAddresses
+                where ip == "::" ? lanAddress.contains(":") : !lanAddress.contains(":") {
                     add(url(host: lanAddress, port: port))
                 }
             default:

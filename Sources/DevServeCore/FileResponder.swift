@@ -132,7 +132,9 @@ public final class FileResponder: Sendable {
     // MARK: Files
 
     /// Serves the regular file at `path` (already stat'ed through symlinks as `status`).
-    private func serveFile(_ path: String, status: POSIX.FileStatus, request: Request, as statusCode: HTTPResponseStatus = .ok)
+    private func serveFile(
+        _ path: String, status: POSIX.FileStatus, request: Request, as statusCode: HTTPResponseStatus = .ok
+    )
         -> Response
     {
         if let entry = cache.lookup(path, current: status) {
@@ -245,7 +247,8 @@ public final class FileResponder: Sendable {
         headers.add(name: "Content-Length", value: String(length))
         switch rep.source {
         case .memory(let buffer):
-            let body = first == 0 && length == buffer.readableBytes
+            let body =
+                first == 0 && length == buffer.readableBytes
                 ? buffer : buffer.getSlice(at: buffer.readerIndex + first, length: length) ?? buffer
             return Response(status: responseStatus, headers: headers, body: .bytes(body))
         case .descriptor(let descriptor):
@@ -272,7 +275,11 @@ public final class FileResponder: Sendable {
         let last = target.segments.last ?? ""
         var location = DirectoryListing.encodePathSegment(last) + "/"
         if let query = target.query { location += "?" + query }
-        var response = htmlResponse(.movedPermanently, body: "<!doctype html><title>Moved</title><a href=\"\(DirectoryListing.escapeHTML(location))\">Moved here</a>\n")
+        var response = htmlResponse(
+            .movedPermanently,
+            body:
+                "<!doctype html><title>Moved</title><a href=\"\(DirectoryListing.escapeHTML(location))\">Moved here</a>\n"
+        )
         response.headers.add(name: "Location", value: location)
         return response
     }

@@ -99,13 +99,18 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Connection", value: "close")
             headers.add(name: "Cache-Control", value: "no-cache")
             responseInFlight = true
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
             if logRequests {
-                logger.info("\(LogLine.request(method: "-", path: "(unparseable request)", status: Int(status.code), bytes: body.utf8.count, milliseconds: 0))")
+                logger.info(
+                    "\(LogLine.request(method: "-", path: "(unparseable request)", status: Int(status.code), bytes: body.utf8.count, milliseconds: 0))"
+                )
             }
             return
         }

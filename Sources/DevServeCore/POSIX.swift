@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The file-system calls devserve makes, each returning errno on failure instead of throwing, so
@@ -23,11 +23,11 @@ enum POSIX {
             inode = UInt64(raw.st_ino)
             size = Int(raw.st_size)
             #if canImport(Darwin)
-            modifiedNanoseconds = Int(raw.st_mtimespec.tv_sec) * 1_000_000_000 + Int(raw.st_mtimespec.tv_nsec)
-            changedNanoseconds = Int(raw.st_ctimespec.tv_sec) * 1_000_000_000 + Int(raw.st_ctimespec.tv_nsec)
+                modifiedNanoseconds = Int(raw.st_mtimespec.tv_sec) * 1_000_000_000 + Int(raw.st_mtimespec.tv_nsec)
+                changedNanoseconds = Int(raw.st_ctimespec.tv_sec) * 1_000_000_000 + Int(raw.st_ctimespec.tv_nsec)
             #else
-            modifiedNanoseconds = Int(raw.st_mtim.tv_sec) * 1_000_000_000 + Int(raw.st_mtim.tv_nsec)
-            changedNanoseconds = Int(raw.st_ctim.tv_sec) * 1_000_000_000 + Int(raw.st_ctim.tv_nsec)
+                modifiedNanoseconds = Int(raw.st_mtim.tv_sec) * 1_000_000_000 + Int(raw.st_mtim.tv_nsec)
+                changedNanoseconds = Int(raw.st_ctim.tv_sec) * 1_000_000_000 + Int(raw.st_ctim.tv_nsec)
             #endif
             isDirectory = (raw.st_mode & S_IFMT) == S_IFDIR
             isRegular = (raw.st_mode & S_IFMT) == S_IFREG
@@ -61,14 +61,14 @@ enum POSIX {
     /// The path a descriptor refers to now, through /proc (Linux) — the file actually opened.
     static func pathOfDescriptor(_ descriptor: CInt) -> Result<String, Errno> {
         #if os(Linux)
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
-        guard count > 0 else { return .failure(Errno(errno)) }
-        return .success(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
+            guard count > 0 else { return .failure(Errno(errno)) }
+            return .success(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
         #else
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
-        return .success(String(cString: buffer))
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
+            return .success(String(cString: buffer))
         #endif
     }
 

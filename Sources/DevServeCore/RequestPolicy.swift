@@ -206,7 +206,8 @@ enum IPAddressText {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return false }
         return parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } && (Int(part) ?? 256) < 256
+            !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
+                && (Int(part) ?? 256) < 256
         }
     }
 

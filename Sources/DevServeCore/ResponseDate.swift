@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `Date` header value, formatted at most once a second however many responses share it.
 final class ResponseDate: Sendable {

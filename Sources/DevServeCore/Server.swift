@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Listens on one or more addresses, all on the same port, and serves HTTP on each.
 public final class Server: Sendable {
