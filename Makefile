@@ -3,14 +3,14 @@
 
 SWIFT      ?= swift
 ARGS       ?=
-PORT       ?= 8080
+PORT       ?=
 CONFIG     ?= debug
 BIN         = .build/$(CONFIG)/devserve
 
 # System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
 # tests and benchmarks drive it with.
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
-TEST_PACKAGES  = curl
+TEST_PACKAGES  = util-linux
 BENCH_PACKAGES = wrk nginx-light lighttpd curl procps
 
 .PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
@@ -18,7 +18,7 @@ BENCH_PACKAGES = wrk nginx-light lighttpd curl procps
 all: build
 
 help:
-	@echo "make dev     build and serve public/ at http://localhost:$(PORT) (ARGS=\"--spa ...\" passes flags)"
+	@echo "make dev     build and serve public/ at http://localhost:8080 (PORT=N, ARGS=\"--spa ...\")"
 	@echo "make test    install what the tests need, run every suite"
 	@echo "make build   debug build; make release for an optimised one"
 	@echo "make bench   benchmarks against nginx, lighttpd and python (ratios)"
@@ -59,7 +59,7 @@ release:
 	$(MAKE) build CONFIG=release
 
 dev: build
-	$(BIN) public --port $(PORT) $(ARGS)
+	$(BIN) public $(if $(PORT),--port $(PORT)) $(ARGS)
 
 test: test-deps format-check
 	$(SWIFT) build --build-tests
