@@ -36,10 +36,14 @@ final class SignalWatcher {
 }
 
 enum BrowserOpener {
-    /// Opens `url` with the desktop's opener; a warning where there is none.
+    /// Opens `url` with the desktop's opener found on PATH (xdg-open, else sensible-browser);
+    /// a warning where there is none.
     static func open(_ url: String, logger: Logger) {
-        let candidates = ["/usr/bin/xdg-open", "/usr/bin/open", "/usr/bin/sensible-browser"]
-        guard let opener = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let folders = path.split(separator: ":").map(String.init)
+        let opener = ["xdg-open", "sensible-browser"].lazy.flatMap { name in folders.map { $0 + "/" + name } }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let opener else {
             logger.warning("--open: no xdg-open on this machine; open \(url) in your browser.")
             return
         }

@@ -39,6 +39,24 @@ import Glibc
         _ = try server.stop()
     }
 
+    @Test func openStartsTheBrowserAtTheServedURL() throws {
+        let folder = try TempFolder()
+        let bin = folder.path + "/bin"
+        let record = folder.path + "/opened.txt"
+        try folder.write("bin/xdg-open", "#!/bin/sh\necho \"$1\" > \(record)\n")
+        chmod(bin + "/xdg-open", 0o755)
+        let server = try DevServeProcess(
+            [folder.path, "--port", "0", "--open"], environment: ["PATH": bin + ":/usr/bin:/bin"])
+        let port = try server.waitForPort()
+        var opened = ""
+        for _ in 0..<250 where opened.isEmpty {
+            opened = (try? String(contentsOfFile: record, encoding: .utf8)) ?? ""
+            usleep(20_000)
+        }
+        #expect(opened == "http://localhost:\(port)/\n")
+        _ = try server.stop()
+    }
+
     @Test func quietLogsNoRequests() throws {
         let folder = try TempFolder()
         try folder.write("index.html", "x")

@@ -22,7 +22,10 @@ final class DevServeProcess {
     }
 
     /// Starts `devserve ARGS`; `asUser` runs it as another user through setpriv (root only).
-    init(_ arguments: [String], workingDirectory: String? = nil, asNobody: Bool = false) throws {
+    init(
+        _ arguments: [String], workingDirectory: String? = nil, asNobody: Bool = false,
+        environment: [String: String]? = nil
+    ) throws {
         let stamp = UUID().uuidString
         outputPath = NSTemporaryDirectory() + "/devserve-out-\(stamp)"
         errorPath = NSTemporaryDirectory() + "/devserve-err-\(stamp)"
@@ -34,6 +37,9 @@ final class DevServeProcess {
         } else {
             process.executableURL = URL(fileURLWithPath: Self.binary)
             process.arguments = arguments
+        }
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
