@@ -132,10 +132,10 @@ public struct ServeCommand: AsyncParsableCommand {
         if open, let url = banner.primaryURL {
             BrowserOpener.open(url, logger: logger)
         }
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) {
-            Task { await server.shutdown() }
-        }
-        await server.waitUntilClosed()
+        // Serve until SIGINT or SIGTERM, then stop once: listeners, connections, event loops.
+        let (stopRequests, stop) = AsyncStream<Void>.makeStream()
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { stop.yield() }
+        for await _ in stopRequests { break }
         signals.cancel()
         await server.shutdown()
     }

@@ -6,7 +6,7 @@ import NIOCore
 /// `idleTimeout`. A request being answered (a long poll, a large download) has no deadline here.
 ///
 /// The HTTP handler tells it where a request stands through outbound user events. One scheduled
-/// task per connection is re-armed lazily: per request only a deadline value changes.
+/// task per connection checks the deadline and re-arms itself: per request only a value changes.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -35,6 +35,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.readingHead
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
+    /// When the scheduled task fires; a deadline earlier than this needs a new task.
+    private var timerFiresAt = NIODeadline.distantFuture
     /// Bytes since the end of the last head (`\r\n\r\n`), and how much of a terminator was seen.
     private var headBytes = 0
     private var terminatorMatched = 0
@@ -123,13 +125,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func arm(_ context: ChannelHandlerContext, after amount: TimeAmount) {
         deadline = .now() + amount
-        guard timer == nil else { return }
+        if let timer {
+            // A later deadline is picked up when the task fires; an earlier one cannot wait.
+            guard deadline < timerFiresAt else { return }
+            timer.cancel()
+        }
         schedule(context, at: deadline)
     }
 
+    /// Schedules the check for `when`, but never further ahead than `headTimeout`: then a new
+    /// head deadline (now + headTimeout) is never earlier than the pending check, and a busy
+    /// keep-alive connection re-arms nothing per request.
     private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
+        let fireAt = min(when, .now() + headTimeout)
+        timerFiresAt = fireAt
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: when) {
+        timer = context.eventLoop.scheduleTask(deadline: fireAt) {
             let (handler, context) = loopBound.value
             handler.timerFired(context)
         }
@@ -137,6 +148,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func timerFired(_ context: ChannelHandlerContext) {
         timer = nil
+        timerFiresAt = .distantFuture
         switch state {
         case .closed:
             return

@@ -111,6 +111,8 @@ public final class Server: Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One accept per read, so the connection cap is checked before every accept.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(counter: counter))
@@ -148,11 +150,6 @@ public final class Server: Sendable {
         guard !alreadyStopped else { return }
         for channel in channels { try? await channel.close() }
         try? await group.shutdownGracefully()
-    }
-
-    /// Returns when every listening socket has closed.
-    public func waitUntilClosed() async {
-        for channel in channels { try? await channel.closeFuture.get() }
     }
 }
 

@@ -1,8 +1,7 @@
-import Dispatch
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Helpers for the integration suites (HTTPSemanticsIntegrationTests, SecurityIntegrationTests):
@@ -55,13 +54,23 @@ extension RawResponse {
     }
 }
 
-/// Runs blocking socket code on a Dispatch thread, so tests that wait on timeouts do not hold one
-/// of the few cooperative threads (2 on this machine) that every other test needs.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
+/// Runs blocking socket code on threads of its own, so tests that wait on timeouts do not hold
+/// one of the few cooperative threads (2 on this machine) that every other test needs. The body
+/// stays in the calling task (a task executor preference), so `#expect` failures inside it are
+/// attributed to the right test.
+func offPool<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await body() }
+}
+
+/// A task executor that runs every job on a fresh thread: made for blocking test code only.
+final class ThreadPerJobExecutor: TaskExecutor {
+    static let shared = ThreadPerJobExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        let thread = Thread { unowned.runSynchronously(on: executor) }
+        thread.start()
     }
 }
 
@@ -184,9 +193,12 @@ final class TimedClient {
         func more() throws {
             let left = timeoutMilliseconds - milliseconds(since: start)
             guard left > 0, try receive(timeoutMilliseconds: left) else {
-                throw TestError("no complete response within \(timeoutMilliseconds) ms (have: \(receivedText.prefix(200)))")
+                throw TestError(
+                    "no complete response within \(timeoutMilliseconds) ms (have: \(receivedText.prefix(200)))")
             }
-            if sawEOF { throw TestError("connection closed before a complete response (have: \(receivedText.prefix(200)))") }
+            if sawEOF {
+                throw TestError("connection closed before a complete response (have: \(receivedText.prefix(200)))")
+            }
         }
         let terminator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?
@@ -207,7 +219,8 @@ final class TimedClient {
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.append(
-                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+            )
         }
         var response = RawResponse(statusLine: statusLine, status: status, headers: headers, body: [])
         if bodyExpected, status != 304, status != 204, let lengthText = response.header("content-length"),
