@@ -54,11 +54,13 @@ public final class FileResponder: Sendable {
         // 1. Who is asking.
         let hosts = head.headers["host"]
         if hosts.count > 1 { return errorResponse(.badRequest, "the request has more than one Host header") }
+        // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
+        let (authority, uri) = Self.splitAbsoluteForm(head.uri)
         let facts = RequestPolicy.Facts(
-            host: hosts.first, origin: request.header("origin"), secFetchSite: request.header("sec-fetch-site"),
+            host: authority ?? hosts.first, origin: request.header("origin"), secFetchSite: request.header("sec-fetch-site"),
             secFetchDest: request.header("sec-fetch-dest"), referer: request.header("referer"),
             isHTTP1_0: head.version.major == 1 && head.version.minor == 0,
-            isInternalPath: head.uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
+            isInternalPath: uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
         if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
             return errorResponse(HTTPResponseStatus(statusCode: status), reason)
         }
@@ -74,11 +76,11 @@ public final class FileResponder: Sendable {
         // 3. Which path.
         let target: RequestTarget
         do {
-            target = try RequestTarget.parse(head.uri)
+            target = try RequestTarget.parse(uri)
         } catch {
             return errorResponse(.badRequest, error.reason)
         }
-        if head.uri.hasPrefix(Self.internalPrefix) {
+        if uri.hasPrefix(Self.internalPrefix) {
             return errorResponse(.notFound, "no such devserve endpoint")
         }
         if Self.hasHiddenSegment(target.segments) {
@@ -379,6 +381,18 @@ public final class FileResponder: Sendable {
             return true
         }
         return false
+    }
+
+    /// `http://host:port/path?q` → (`host:port`, `/path?q`); other targets are returned as they are.
+    static func splitAbsoluteForm(_ uri: String) -> (authority: String?, target: Substring) {
+        guard let schemeEnd = uri.firstRange(of: "://"), uri.first != "/" else { return (nil, uri[...]) }
+        let scheme = uri[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return (nil, uri[...]) }
+        let rest = uri[schemeEnd.upperBound...]
+        let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        var target = rest[slash...]
+        if target.first != "/" { target = "/" + target }
+        return (String(rest[..<slash]), target)
     }
 
     static func acceptsHTML(_ accept: String?) -> Bool {
