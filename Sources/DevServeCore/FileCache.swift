@@ -1,13 +1,14 @@
 import NIOCore
 import Synchronization
 
-/// Small files kept in memory, so a hot page costs one stat(2) instead of realpath, open, fstat,
-/// read and close.
+/// Small files kept in memory, so a hot page costs a few stat(2)s instead of realpath, open,
+/// fstat, read and close.
 ///
 /// An entry is served only when a fresh stat of the same path shows the same device, inode, size,
-/// modification and change times as when it was read. The change time moves on rename, link and
-/// chmod, so a file that left the root (or was swapped for another) never matches; content
-/// edits move the modification time. Stale bytes are therefore never served.
+/// modification and change times as when it was read, so edited bytes are never served stale
+/// (to the file system's timestamp granularity). Where the file is may change without any of
+/// those moving (a parent folder renamed and replaced by a symlink), so the responder also checks,
+/// on every hit, that no component of the path below the root is a symlink (`FileResponder`).
 final class FileCache: Sendable {
     struct Entry: Sendable {
         var status: POSIX.FileStatus

@@ -13,6 +13,8 @@ public final class FileResponder: Sendable {
     let cache: FileCache
     let date = ResponseDate()
     private let rootPrefix: String
+    /// The protected real paths as bytes (see `refusal(forRealPath:)`).
+    private let protectedPaths: Set<[UInt8]>
 
     public static let allowedMethods = "GET, HEAD, OPTIONS"
     /// URL paths under this prefix belong to devserve itself.
@@ -23,6 +25,7 @@ public final class FileResponder: Sendable {
         self.cache = FileCache(
             maximumFileBytes: configuration.limits.cachedFileBytes, budgetBytes: configuration.limits.cacheBudgetBytes)
         self.rootPrefix = configuration.root == "/" ? "/" : configuration.root + "/"
+        self.protectedPaths = Set(configuration.protectedPaths.map { Array($0.utf8) })
     }
 
     /// The request as the responder sees it.
@@ -139,7 +142,7 @@ public final class FileResponder: Sendable {
     )
         -> Response
     {
-        if let entry = cache.lookup(path, current: status) {
+        if let entry = cache.lookup(path, current: status), isPlainPathUnderRoot(path, status: status) {
             return representation(
                 Representation(
                     contentType: entry.contentType, validators: entry.validators,
@@ -260,15 +263,34 @@ public final class FileResponder: Sendable {
         }
     }
 
-    /// Why a file or folder at `realPath` may not be served, or nil when it may.
-    private func refusal(forRealPath realPath: String, request: Request) -> Response? {
-        guard realPath == configuration.root || realPath.hasPrefix(rootPrefix) else {
+    /// Why a file or folder at `realPath` may not be served, or nil when it may. Compared byte by
+    /// byte: Swift's String equality folds canonically equivalent names that Linux keeps apart.
+    private func refusal(forRealPath realPath: [UInt8], request: Request) -> Response? {
+        let root = configuration.root.utf8
+        let isRoot = realPath.elementsEqual(root)
+        guard isRoot || realPath.starts(with: rootPrefix.utf8) else {
             return errorResponse(.forbidden, "the path leads outside the served folder")
         }
-        if configuration.protectedPaths.contains(realPath) { return notFound(request) }
-        let relative = realPath.dropFirst(min(rootPrefix.count, realPath.count))
-        let segments = relative.split(separator: "/").map(String.init)
-        return Self.hasHiddenSegment(segments) ? notFound(request) : nil
+        if protectedPaths.contains(realPath) { return notFound(request) }
+        let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
+        return Self.hasHiddenSegment(relative.map { Array($0) }) ? notFound(request) : nil
+    }
+
+    /// Whether every component of `path` below the root is a real folder or file, not a symlink,
+    /// with the last one being the file `status` describes. Then the real path is the path itself:
+    /// under the root, and (its segments were checked) neither hidden nor climbing. A cache hit
+    /// costs one lstat(2) per segment instead of open, readlink, fstat and read.
+    private func isPlainPathUnderRoot(_ path: String, status: POSIX.FileStatus) -> Bool {
+        guard path.utf8.starts(with: rootPrefix.utf8) else { return false }
+        var prefix = rootPrefix
+        let segments = path.utf8.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
+        for (index, segment) in segments.enumerated() {
+            prefix += String(decoding: segment, as: UTF8.self)
+            guard case .success(let link) = POSIX.lstat(prefix), !link.isSymbolicLink else { return false }
+            if index == segments.count - 1 { return link == status }
+            prefix += "/"
+        }
+        return false
     }
 
     // MARK: Folders
@@ -289,7 +311,7 @@ public final class FileResponder: Sendable {
     private func listing(_ path: String, target: RequestTarget, request: Request) -> Response {
         switch POSIX.realPath(path) {
         case .success(let realPath):
-            if let refusal = refusal(forRealPath: realPath, request: request) { return refusal }
+            if let refusal = refusal(forRealPath: Array(realPath.utf8), request: request) { return refusal }
         case .failure:
             return notFound(request)
         }
@@ -298,10 +320,10 @@ public final class FileResponder: Sendable {
         }
         let folderPrefix = path == "/" ? "/" : path + "/"
         let items = entries.compactMap { entry -> DirectoryListing.Item? in
-            if entry.name.hasPrefix(".") { return nil }
-            if configuration.protectedPaths.contains(folderPrefix + entry.name) { return nil }
+            if entry.name.utf8.first == UInt8(ascii: ".") { return nil }
+            if protectedPaths.contains(Array((folderPrefix + entry.name).utf8)) { return nil }
             if case .success(let real) = POSIX.realPath(folderPrefix + entry.name),
-                configuration.protectedPaths.contains(real)
+                protectedPaths.contains(Array(real.utf8))
             {
                 return nil
             }
@@ -374,10 +396,15 @@ public final class FileResponder: Sendable {
         segments.isEmpty ? configuration.root : rootPrefix + segments.joined(separator: "/")
     }
 
-    /// Dotfiles and dot-folders are hidden, except `/.well-known/`.
+    /// Dotfiles and dot-folders are hidden, except `/.well-known/`. The first byte decides: a dot
+    /// followed by a combining mark is still a dotfile on disk.
     static func hasHiddenSegment(_ segments: [String]) -> Bool {
-        for (index, segment) in segments.enumerated() where segment.hasPrefix(".") {
-            if index == 0 && segment == ".well-known" { continue }
+        hasHiddenSegment(segments.map { Array($0.utf8) })
+    }
+
+    static func hasHiddenSegment(_ segments: [[UInt8]]) -> Bool {
+        for (index, segment) in segments.enumerated() where segment.first == UInt8(ascii: ".") {
+            if index == 0 && segment.elementsEqual(".well-known".utf8) { continue }
             return true
         }
         return false

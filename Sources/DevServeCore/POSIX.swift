@@ -17,6 +17,7 @@ enum POSIX {
         var changedNanoseconds: Int
         var isDirectory: Bool
         var isRegular: Bool
+        var isSymbolicLink: Bool
 
         init(_ raw: stat) {
             device = UInt64(raw.st_dev)
@@ -31,12 +32,20 @@ enum POSIX {
             #endif
             isDirectory = (raw.st_mode & S_IFMT) == S_IFDIR
             isRegular = (raw.st_mode & S_IFMT) == S_IFREG
+            isSymbolicLink = (raw.st_mode & S_IFMT) == S_IFLNK
         }
     }
 
     static func stat(_ path: String) -> Result<FileStatus, Errno> {
         var raw = Glibc.stat()
         guard systemStat(path, &raw) == 0 else { return .failure(Errno(errno)) }
+        return .success(FileStatus(raw))
+    }
+
+    /// The status of the link itself, not of what it points to.
+    static func lstat(_ path: String) -> Result<FileStatus, Errno> {
+        var raw = Glibc.stat()
+        guard systemLstat(path, &raw) == 0 else { return .failure(Errno(errno)) }
         return .success(FileStatus(raw))
     }
 
@@ -58,17 +67,17 @@ enum POSIX {
         return .success(String(cString: resolved))
     }
 
-    /// The path a descriptor refers to now, through /proc (Linux) — the file actually opened.
-    static func pathOfDescriptor(_ descriptor: CInt) -> Result<String, Errno> {
+    /// The path a descriptor refers to now, through /proc (Linux) — the file actually opened — as
+    /// raw bytes: a name that is not UTF-8 must not be folded into another.
+    static func pathOfDescriptor(_ descriptor: CInt) -> Result<[UInt8], Errno> {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         #if os(Linux)
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
-            guard count > 0 else { return .failure(Errno(errno)) }
-            return .success(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
+        guard count > 0 else { return .failure(Errno(errno)) }
+        return .success(buffer[0..<count].map { UInt8(bitPattern: $0) })
         #else
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
-            return .success(String(cString: buffer))
+        guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
+        return .success(buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) })
         #endif
     }
 
@@ -138,4 +147,8 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
 
 private func systemStat(_ path: String, _ buffer: inout stat) -> CInt {
     stat(path, &buffer)
+}
+
+private func systemLstat(_ path: String, _ buffer: inout stat) -> CInt {
+    lstat(path, &buffer)
 }
