@@ -60,7 +60,8 @@ public final class FileResponder: Sendable {
         // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
         let (authority, uri) = Self.splitAbsoluteForm(head.uri)
         let facts = RequestPolicy.Facts(
-            host: authority ?? hosts.first, origin: request.header("origin"), secFetchSite: request.header("sec-fetch-site"),
+            host: authority ?? hosts.first, origin: request.header("origin"),
+            secFetchSite: request.header("sec-fetch-site"),
             secFetchDest: request.header("sec-fetch-dest"), referer: request.header("referer"),
             isHTTP1_0: head.version.major == 1 && head.version.minor == 0,
             isInternalPath: uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)

@@ -72,12 +72,12 @@ enum POSIX {
     static func pathOfDescriptor(_ descriptor: CInt) -> Result<[UInt8], Errno> {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         #if os(Linux)
-        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
-        guard count > 0 else { return .failure(Errno(errno)) }
-        return .success(buffer[0..<count].map { UInt8(bitPattern: $0) })
+            let count = readlink("/proc/self/fd/\(descriptor)", &buffer, Int(PATH_MAX))
+            guard count > 0 else { return .failure(Errno(errno)) }
+            return .success(buffer[0..<count].map { UInt8(bitPattern: $0) })
         #else
-        guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
-        return .success(buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) })
+            guard fcntl(descriptor, F_GETPATH, &buffer) == 0 else { return .failure(Errno(errno)) }
+            return .success(buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) })
         #endif
     }
 

@@ -97,7 +97,8 @@ extension RequestTarget {
             }
             guard let segment = String(validating: current, as: UTF8.self) else { throw .invalidUTF8 }
             // C1 controls (U+0080–U+009F) are two bytes in UTF-8: 0xC2 then 0x80...0x9F.
-            for index in current.indices.dropLast() where current[index] == 0xC2 && (0x80...0x9F).contains(current[index + 1]) {
+            for index in current.indices.dropLast()
+            where current[index] == 0xC2 && (0x80...0x9F).contains(current[index + 1]) {
                 throw .controlCharacter
             }
             segments.append(segment)

@@ -31,7 +31,8 @@ import Testing
         let plan = try plan(
             [
                 "site", "-p", "0", "-H", "127.0.0.1", "--host", "::1", "--spa", "--no-reload", "--quiet",
-                "--header", "X-Frame-Options: DENY", "--header", "X-Test:  two words", "--cors", "http://localhost:3000",
+                "--header", "X-Frame-Options: DENY", "--header", "X-Test:  two words", "--cors",
+                "http://localhost:3000",
                 "--allow-host", "myapp.test",
             ], cwd: folder.path)
         #expect(plan.configuration.root.hasSuffix("/site"))

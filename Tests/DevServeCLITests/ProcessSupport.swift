@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The built `devserve` binary, run as a user would run it, with output captured in files.
@@ -104,7 +104,9 @@ struct CLITestError: Error, CustomStringConvertible {
 
 /// Minimal HTTP over a socket for the CLI tests.
 enum HTTP {
-    static func get(_ path: String, port: Int, host: String = "127.0.0.1", hostHeader: String = "localhost") throws
+    static func get(
+        _ path: String, port: Int, host: String = "127.0.0.1", hostHeader: String = "localhost"
+    ) throws
         -> (status: Int, head: String, body: String)
     {
         let isV6 = host.contains(":")
@@ -160,7 +162,9 @@ enum HTTP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 1) == 0 else {
             close(fd)
@@ -177,7 +181,9 @@ enum HTTP {
         address.sin_family = sa_family_t(AF_INET)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {

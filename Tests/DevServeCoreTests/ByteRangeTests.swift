@@ -29,7 +29,9 @@ import Testing
         // Several ranges, overlapping or too many: the whole file.
         Case(header: "bytes=0-1,5-6", size: 100, expected: .whole),
         Case(header: "bytes=0-50,25-75", size: 100, expected: .whole),
-        Case(header: "bytes=" + (0..<9).map { "\($0 * 2)-\($0 * 2)" }.joined(separator: ","), size: 100, expected: .whole),
+        Case(
+            header: "bytes=" + (0..<9).map { "\($0 * 2)-\($0 * 2)" }.joined(separator: ","), size: 100, expected: .whole
+        ),
         // Malformed: ignored (whole file), never a crash.
         Case(header: "bytes=9-1", size: 100, expected: .whole),
         Case(header: "bytes=a-b", size: 100, expected: .whole),
@@ -120,8 +122,10 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 25:00:00 GMT",
-        "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC"])
+    @Test(arguments: [
+        "", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 25:00:00 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+    ])
     func refusesOtherForms(_ text: String) {
         #expect(HTTPDate.parse(text) == nil)
     }

@@ -32,7 +32,9 @@ import Testing
 
 @Suite struct DirectoryListingTests {
     @Test func escapesNamesInTextAndLinks() {
-        let names = ["a<b>.txt", "q\"uote.txt", "amp&.txt", "colon:x.txt", "hash#.txt", "ques?.txt", "é.txt", "sp ace.txt"]
+        let names = [
+            "a<b>.txt", "q\"uote.txt", "amp&.txt", "colon:x.txt", "hash#.txt", "ques?.txt", "é.txt", "sp ace.txt",
+        ]
         let items = names.map { DirectoryListing.Item(name: $0, isDirectory: false, size: 1, modified: 0) }
         let html = DirectoryListing.render(path: "/dir <x>/", items: items)
         #expect(html.contains("<title>Index of /dir &lt;x&gt;/</title>"))

@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary folder with files, removed when the test is done.
@@ -161,14 +161,18 @@ final class RawClient {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw TestError("send failed: errno \(errno)") }
             offset += sent
         }
     }
 
     /// Sends a GET (or other method) with Host 127.0.0.1 and the given extra header lines.
-    func request(_ method: String = "GET", _ target: String, headers: [String] = [], host: String? = "localhost")
+    func request(
+        _ method: String = "GET", _ target: String, headers: [String] = [], host: String? = "localhost"
+    )
         throws
     {
         var text = "\(method) \(target) HTTP/1.1\r\n"
@@ -191,7 +195,8 @@ final class RawClient {
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.append(
-                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+            )
         }
         var response = RawResponse(statusLine: statusLine, status: status, headers: headers, body: [])
         let noBody = !bodyExpected || status == 304 || status == 204 || (100..<200).contains(status)
