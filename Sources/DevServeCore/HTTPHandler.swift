@@ -64,6 +64,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
             }
         }
+        if keepAlive && fileHandle == nil && !logRequests {
+            // The common case needs nothing once the bytes are queued: no promise, no closure.
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            responseInFlight = false
+            context.triggerUserOutboundEvent(ConnectionGuard.Event.responseComplete, promise: nil)
+            return
+        }
         let logRequests = self.logRequests
         let logger = self.logger
         let method = head.method.rawValue
