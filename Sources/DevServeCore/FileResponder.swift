@@ -28,50 +28,34 @@ public final class FileResponder: Sendable {
         self.protectedPaths = Set(configuration.protectedPaths.map { Array($0.utf8) })
     }
 
-    /// The request as the responder sees it.
-    public struct Request {
-        public var head: HTTPRequestHead
-        public var scheme: String
-
-        public init(head: HTTPRequestHead, scheme: String = "http") {
-            self.head = head
-            self.scheme = scheme
-        }
-
-        func header(_ name: String) -> String? { head.headers.first(name: name) }
-    }
-
-    public func respond(to request: Request) -> Response {
-        let head = request.head
+    public func respond(to request: HTTPRequest) -> Response {
         var response = route(request)
         finish(&response, request: request)
-        if head.method == .HEAD, case .file = response.body {
+        if request.method == .head, case .file = response.body {
             // Content-Length is already set; the descriptor closes as the slice goes.
             response.body = .empty
         }
         return response
     }
 
-    private func route(_ request: Request) -> Response {
-        let head = request.head
+    private func route(_ request: HTTPRequest) -> Response {
         // 1. Who is asking.
-        let hosts = head.headers["host"]
-        if hosts.count > 1 { return errorResponse(.badRequest, "the request has more than one Host header") }
+        if request.hosts.count > 1 {
+            return errorResponse(.badRequest, "the request has more than one Host header")
+        }
         // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
-        let (authority, uri) = Self.splitAbsoluteForm(head.uri)
+        let (authority, uri) = Self.splitAbsoluteForm(request.target)
         let facts = RequestPolicy.Facts(
-            host: authority ?? hosts.first, origin: request.header("origin"),
-            secFetchSite: request.header("sec-fetch-site"),
-            secFetchDest: request.header("sec-fetch-dest"), referer: request.header("referer"),
-            isHTTP1_0: head.version.major == 1 && head.version.minor == 0,
+            host: authority ?? request.hosts.first, origin: request.origin, secFetchSite: request.secFetchSite,
+            secFetchDest: request.secFetchDest, referer: request.referer, isHTTP1_0: request.isHTTP1_0,
             isInternalPath: uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
         if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
             return errorResponse(HTTPResponseStatus(statusCode: status), reason)
         }
         // 2. Which method.
-        switch head.method {
-        case .GET, .HEAD: break
-        case .OPTIONS: return optionsResponse(request)
+        switch request.method {
+        case .get, .head: break
+        case .options: return optionsResponse(request)
         default:
             var response = errorResponse(.methodNotAllowed, "devserve serves files: GET, HEAD and OPTIONS only")
             response.headers.replaceOrAdd(name: "Allow", value: Self.allowedMethods)
@@ -94,21 +78,23 @@ public final class FileResponder: Sendable {
         return resolve(target, request: request)
     }
 
-    private func resolve(_ target: RequestTarget, request: Request) -> Response {
+    private func resolve(_ target: RequestTarget, request: HTTPRequest) -> Response {
         let path = filePath(target.segments)
-        switch POSIX.stat(path) {
+        let (found, plain) = walk(target.segments)
+        switch found {
         case .success(let status) where status.isDirectory:
             guard target.trailingSlash || target.segments.isEmpty else {
                 return redirectToFolder(target)
             }
             let index = path == "/" ? "/index.html" : path + "/index.html"
-            if case .success(let indexStatus) = POSIX.stat(index), indexStatus.isRegular {
-                return serveFile(index, status: indexStatus, request: request)
+            let (indexFound, indexPlain) = Self.lookUp(index, parentsPlain: plain)
+            if case .success(let indexStatus) = indexFound, indexStatus.isRegular {
+                return serveFile(index, status: indexStatus, plain: indexPlain, request: request)
             }
             return listing(path, target: target, request: request)
         case .success(let status) where status.isRegular:
             if target.trailingSlash { return notFound(request) }
-            return serveFile(path, status: status, request: request)
+            return serveFile(path, status: status, plain: plain, request: request)
         case .success:
             return errorResponse(.forbidden, "not a regular file")
         case .failure(let error) where error.isPermissionDenied:
@@ -119,31 +105,59 @@ public final class FileResponder: Sendable {
         // Clean URLs: /about is about.html.
         if !target.trailingSlash, let last = target.segments.last, !last.hasSuffix(".html") {
             let html = path + ".html"
-            if case .success(let status) = POSIX.stat(html), status.isRegular {
-                return serveFile(html, status: status, request: request)
+            let (htmlFound, htmlPlain) = Self.lookUp(html, parentsPlain: plain)
+            if case .success(let status) = htmlFound, status.isRegular {
+                return serveFile(html, status: status, plain: htmlPlain, request: request)
             }
         }
         // Single-page apps: unknown extension-less paths that want HTML get the root index.
         if configuration.spa, !(target.segments.last?.contains(".") ?? false),
-            Self.acceptsHTML(request.header("accept"))
+            Self.acceptsHTML(request.accept)
         {
             let index = filePath(["index.html"])
-            if case .success(let status) = POSIX.stat(index), status.isRegular {
-                return serveFile(index, status: status, request: request)
+            let (indexFound, indexPlain) = Self.lookUp(index, parentsPlain: true)
+            if case .success(let status) = indexFound, status.isRegular {
+                return serveFile(index, status: status, plain: indexPlain, request: request)
             }
         }
         return notFound(request)
     }
 
+    /// Stats the path of `segments` below the root one component at a time with lstat(2), so
+    /// it also learns whether the path is plain: no component is a symlink, hence its real path
+    /// is itself, under the root. A symlink hands over to stat(2) for the rest.
+    private func walk(_ segments: [String]) -> (Result<POSIX.FileStatus, Errno>, plain: Bool) {
+        guard !segments.isEmpty else { return (POSIX.stat(configuration.root), true) }
+        var path = configuration.root == "/" ? "" : configuration.root
+        for (index, segment) in segments.enumerated() {
+            path += "/"
+            path += segment
+            let result = POSIX.lstat(path)
+            guard case .success(let status) = result else { return (result, true) }
+            if status.isSymbolicLink { return (POSIX.stat(filePath(segments)), false) }
+            if index < segments.count - 1 && !status.isDirectory { return (.failure(.notADirectory), true) }
+            if index == segments.count - 1 { return (result, true) }
+        }
+        return (.failure(.noSuchFile), true)
+    }
+
+    /// The status of `path` through symlinks, and whether it is plain (see `walk`) given that
+    /// its parent folders are.
+    private static func lookUp(_ path: String, parentsPlain: Bool) -> (Result<POSIX.FileStatus, Errno>, plain: Bool) {
+        let result = POSIX.lstat(path)
+        if case .success(let status) = result, status.isSymbolicLink { return (POSIX.stat(path), false) }
+        return (result, parentsPlain)
+    }
+
     // MARK: Files
 
-    /// Serves the regular file at `path` (already stat'ed through symlinks as `status`).
+    /// Serves the regular file at `path` (already stat'ed through symlinks as `status`). The
+    /// small-file cache answers only for a plain path: its real path is known to be itself.
     private func serveFile(
-        _ path: String, status: POSIX.FileStatus, request: Request, as statusCode: HTTPResponseStatus = .ok
-    )
-        -> Response
-    {
-        if let entry = cache.lookup(path, current: status), isPlainPathUnderRoot(path, status: status) {
+        _ path: String, status: POSIX.FileStatus, plain: Bool, request: HTTPRequest,
+        as statusCode: HTTPResponseStatus = .ok
+    ) -> Response {
+        if plain, let entry = cache.lookup(path, current: status) {
             return representation(
                 Representation(
                     contentType: entry.contentType, validators: entry.validators,
@@ -204,7 +218,7 @@ public final class FileResponder: Sendable {
     }
 
     /// Conditional requests, ranges and headers for a representation.
-    private func representation(_ rep: Representation, request: Request, status: HTTPResponseStatus) -> Response {
+    private func representation(_ rep: Representation, request: HTTPRequest, status: HTTPResponseStatus) -> Response {
         var headers = HTTPHeaders()
         headers.reserveCapacity(10)
         headers.add(name: "Content-Type", value: rep.contentType)
@@ -214,8 +228,8 @@ public final class FileResponder: Sendable {
             headers.add(name: "Last-Modified", value: rep.lastModifiedText)
             headers.add(name: "Accept-Ranges", value: "bytes")
             outcome = rep.validators.evaluate(
-                ifMatch: request.header("if-match"), ifUnmodifiedSince: request.header("if-unmodified-since"),
-                ifNoneMatch: request.header("if-none-match"), ifModifiedSince: request.header("if-modified-since"))
+                ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince,
+                ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince)
         }
         var first = 0
         var length = rep.size
@@ -232,8 +246,8 @@ public final class FileResponder: Sendable {
         case .proceed:
             break
         }
-        if status == .ok, let rangeHeader = request.header("range"),
-            rep.validators.rangeApplies(ifRange: request.header("if-range"))
+        if status == .ok, let rangeHeader = request.range,
+            rep.validators.rangeApplies(ifRange: request.ifRange)
         {
             switch RangeDecision(header: rangeHeader, size: rep.size) {
             case .whole:
@@ -266,7 +280,7 @@ public final class FileResponder: Sendable {
 
     /// Why a file or folder at `realPath` may not be served, or nil when it may. Compared byte by
     /// byte: Swift's String equality folds canonically equivalent names that Linux keeps apart.
-    private func refusal(forRealPath realPath: [UInt8], request: Request) -> Response? {
+    private func refusal(forRealPath realPath: [UInt8], request: HTTPRequest) -> Response? {
         let root = configuration.root.utf8
         let isRoot = realPath.elementsEqual(root)
         guard isRoot || realPath.starts(with: rootPrefix.utf8) else {
@@ -275,23 +289,6 @@ public final class FileResponder: Sendable {
         if protectedPaths.contains(realPath) { return notFound(request) }
         let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
         return Self.hasHiddenSegment(relative.map { Array($0) }) ? notFound(request) : nil
-    }
-
-    /// Whether every component of `path` below the root is a real folder or file, not a symlink,
-    /// with the last one being the file `status` describes. Then the real path is the path itself:
-    /// under the root, and (its segments were checked) neither hidden nor climbing. A cache hit
-    /// costs one lstat(2) per segment instead of open, readlink, fstat and read.
-    private func isPlainPathUnderRoot(_ path: String, status: POSIX.FileStatus) -> Bool {
-        guard path.utf8.starts(with: rootPrefix.utf8) else { return false }
-        var prefix = rootPrefix
-        let segments = path.utf8.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
-        for (index, segment) in segments.enumerated() {
-            prefix += String(decoding: segment, as: UTF8.self)
-            guard case .success(let link) = POSIX.lstat(prefix), !link.isSymbolicLink else { return false }
-            if index == segments.count - 1 { return link == status }
-            prefix += "/"
-        }
-        return false
     }
 
     // MARK: Folders
@@ -309,7 +306,7 @@ public final class FileResponder: Sendable {
         return response
     }
 
-    private func listing(_ path: String, target: RequestTarget, request: Request) -> Response {
+    private func listing(_ path: String, target: RequestTarget, request: HTTPRequest) -> Response {
         switch POSIX.realPath(path) {
         case .success(let realPath):
             if let refusal = refusal(forRealPath: Array(realPath.utf8), request: request) { return refusal }
@@ -337,14 +334,14 @@ public final class FileResponder: Sendable {
 
     // MARK: Other answers
 
-    private func optionsResponse(_ request: Request) -> Response {
+    private func optionsResponse(_ request: HTTPRequest) -> Response {
         var response = Response(status: .noContent)
         response.headers.add(name: "Allow", value: Self.allowedMethods)
-        if configuration.policy.corsAllowOrigin(for: request.header("origin")) != nil,
-            request.header("access-control-request-method") != nil
+        if configuration.policy.corsAllowOrigin(for: request.origin) != nil,
+            request.accessControlRequestMethod != nil
         {
             response.headers.add(name: "Access-Control-Allow-Methods", value: Self.allowedMethods)
-            if let asked = request.header("access-control-request-headers") {
+            if let asked = request.accessControlRequestHeaders {
                 response.headers.add(name: "Access-Control-Allow-Headers", value: asked)
             }
             response.headers.add(name: "Access-Control-Max-Age", value: "600")
@@ -352,11 +349,12 @@ public final class FileResponder: Sendable {
         return response
     }
 
-    private func notFound(_ request: Request) -> Response {
+    private func notFound(_ request: HTTPRequest) -> Response {
         // A site's own 404.html, served with status 404, as static hosts do.
         let custom = filePath(["404.html"])
-        if case .success(let status) = POSIX.stat(custom), status.isRegular {
-            return serveFile(custom, status: status, request: request, as: .notFound)
+        let (found, plain) = Self.lookUp(custom, parentsPlain: true)
+        if case .success(let status) = found, status.isRegular {
+            return serveFile(custom, status: status, plain: plain, request: request, as: .notFound)
         }
         return errorResponse(.notFound, "nothing is served at this path")
     }
@@ -377,15 +375,26 @@ public final class FileResponder: Sendable {
         return Response(status: status, headers: headers, body: .bytes(buffer))
     }
 
+    /// The answer to a request that could not be read at all (bad syntax, too large, too slow).
+    public func protocolErrorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
+        var response = errorResponse(status, reason)
+        addCommonHeaders(&response)
+        return response
+    }
+
     /// Headers every response carries.
-    private func finish(_ response: inout Response, request: Request) {
-        response.headers.add(name: "Cache-Control", value: "no-cache")
-        response.headers.add(name: "X-Content-Type-Options", value: "nosniff")
-        response.headers.add(name: "Date", value: date.now)
-        if let allowed = configuration.policy.corsAllowOrigin(for: request.header("origin")) {
+    private func finish(_ response: inout Response, request: HTTPRequest) {
+        addCommonHeaders(&response)
+        if let allowed = configuration.policy.corsAllowOrigin(for: request.origin) {
             response.headers.add(name: "Access-Control-Allow-Origin", value: allowed)
             response.headers.add(name: "Vary", value: "Origin")
         }
+    }
+
+    private func addCommonHeaders(_ response: inout Response) {
+        response.headers.add(name: "Cache-Control", value: "no-cache")
+        response.headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        response.headers.add(name: "Date", value: date.now)
         for header in configuration.extraHeaders {
             response.headers.add(name: header.name, value: header.value)
         }
@@ -413,7 +422,9 @@ public final class FileResponder: Sendable {
 
     /// `http://host:port/path?q` → (`host:port`, `/path?q`); other targets are returned as they are.
     static func splitAbsoluteForm(_ uri: String) -> (authority: String?, target: Substring) {
-        guard let schemeEnd = uri.firstRange(of: "://"), uri.first != "/" else { return (nil, uri[...]) }
+        guard uri.utf8.first != UInt8(ascii: "/"), let schemeEnd = uri.firstRange(of: "://") else {
+            return (nil, uri[...])
+        }
         let scheme = uri[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return (nil, uri[...]) }
         let rest = uri[schemeEnd.upperBound...]

@@ -143,6 +143,8 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public init(_ code: CInt) { self.code = code }
     public var description: String { String(cString: strerror(code)) }
     public var isPermissionDenied: Bool { code == EACCES || code == EPERM }
+    static let notADirectory = Errno(ENOTDIR)
+    static let noSuchFile = Errno(ENOENT)
 }
 
 private func systemStat(_ path: String, _ buffer: inout stat) -> CInt {

@@ -115,7 +115,8 @@ struct HostHeader: Equatable {
     var isIPLiteral: Bool
 
     init?(_ raw: String) {
-        let value = raw.trimmingSpaces()
+        let padded = raw.utf8.first.map(Self.isSpace) == true || raw.utf8.last.map(Self.isSpace) == true
+        let value = padded ? raw.trimmingSpaces() : raw[...]
         guard !value.isEmpty, value.utf8.count <= 255 else { return nil }
         var hostPart: Substring
         var portPart: Substring?
@@ -130,13 +131,13 @@ struct HostHeader: Equatable {
             guard IPAddressText.isIPv6(hostPart) else { return nil }
             isIPLiteral = true
         } else {
-            if let colon = value.firstIndex(of: ":") {
+            if let colon = value.utf8.firstIndex(of: UInt8(ascii: ":")) {
                 hostPart = value[..<colon]
-                portPart = value[value.index(after: colon)...]
+                portPart = value[value.utf8.index(after: colon)...]
             } else {
                 hostPart = value
             }
-            if hostPart.hasSuffix(".") { hostPart = hostPart.dropLast() }
+            if hostPart.utf8.last == UInt8(ascii: ".") { hostPart = hostPart.dropLast() }
             guard !hostPart.isEmpty, hostPart.utf8.allSatisfy(Self.isNameByte) else { return nil }
             isIPLiteral = IPAddressText.isIPv4(hostPart)
         }
@@ -146,8 +147,11 @@ struct HostHeader: Equatable {
             else { return nil }
             self.port = port
         }
-        name = hostPart.lowercased()
+        let hasUppercase = hostPart.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        name = hasUppercase ? hostPart.lowercased() : String(hostPart)
     }
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == 0x09 }
 
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
@@ -203,12 +207,23 @@ struct OriginHeader: Equatable {
 /// Recognisers for IP address literals in their textual forms.
 enum IPAddressText {
     static func isIPv4(_ text: some StringProtocol) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        return parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
-                && (Int(part) ?? 256) < 256
+        var dots = 0
+        var digits = 0
+        var value = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0 else { return false }
+                dots += 1
+                digits = 0
+                value = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 3 else { return false }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            guard value < 256 else { return false }
+            digits += 1
         }
+        return dots == 3 && digits > 0
     }
 
     static func isIPv6(_ text: some StringProtocol) -> Bool {

@@ -87,12 +87,21 @@ extension RequestTarget {
         var index = 0
         var endedWithSlash = false
 
+        // Whether the last segment finished was `.` or `..` (decoded): it names a folder.
+        var lastWasDotSegment = false
+
         func finishSegment() throws(TargetError) {
             defer { current.removeAll(keepingCapacity: true) }
-            if current.isEmpty || current == [UInt8(ascii: ".")] { return }
-            if current == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+            lastWasDotSegment = false
+            if current.isEmpty { return }
+            if current.count == 1 && current[0] == UInt8(ascii: ".") {
+                lastWasDotSegment = true
+                return
+            }
+            if current.count == 2 && current[0] == UInt8(ascii: ".") && current[1] == UInt8(ascii: ".") {
                 if segments.isEmpty { throw .climbsAboveRoot }
                 segments.removeLast()
+                lastWasDotSegment = true
                 return
             }
             guard let segment = String(validating: current, as: UTF8.self) else { throw .invalidUTF8 }
@@ -133,18 +142,8 @@ extension RequestTarget {
         }
         try finishSegment()
         // A trailing `.` or `..` names a folder, as a browser would resolve it.
-        let lastRaw = raw[..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).last
-        let endsInDotSegment = lastRaw.map { Self.isDotSegment(Array($0)) } ?? false
         return RequestTarget(
-            segments: segments, trailingSlash: endedWithSlash || endsInDotSegment, query: query)
-    }
-
-    private static func isDotSegment(_ bytes: [UInt8]) -> Bool {
-        let lowered = bytes.map { $0 | 0x20 }
-        let dot: [UInt8] = [UInt8(ascii: ".")]
-        let encodedDot: [UInt8] = Array("%2e".utf8)
-        return bytes == dot || bytes == dot + dot || lowered == encodedDot
-            || lowered == encodedDot + encodedDot || lowered == dot + encodedDot || lowered == encodedDot + dot
+            segments: segments, trailingSlash: endedWithSlash || lastWasDotSegment, query: query)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

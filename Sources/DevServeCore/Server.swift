@@ -100,14 +100,6 @@ public final class Server: Sendable {
         group: MultiThreadedEventLoopGroup, address: SocketAddress, configuration: ServerConfiguration,
         responder: FileResponder, counter: ConnectionLimiter.Counter, logger: Logger
     ) -> ServerBootstrap {
-        let limits = configuration.limits
-        let decoderLimits = {
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = limits.maximumHeadBytes
-            decoderLimits.maxHeaderListSize = limits.maximumHeadBytes
-            return decoderLimits
-        }()
-        let logRequests = configuration.logRequests
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -120,16 +112,8 @@ public final class Server: Sendable {
             }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(
-                        ConnectionGuard(
-                            maximumHeadBytes: limits.maximumHeadBytes, headTimeout: limits.headTimeout,
-                            idleTimeout: limits.idleTimeout))
-                    try pipeline.configureHTTPServerPipeline(
-                        withErrorHandling: false, withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
-                    try pipeline.addHandler(
-                        HTTPHandler(responder: responder, logger: logger, logRequests: logRequests, scheme: "http"))
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTP1Connection(responder: responder, logger: logger))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -32,7 +32,7 @@ import Testing
         #expect(try HTTP.get("/a%1B[31mred%0Aline", port: port).status == 400)
         // A raw escape byte in the target never parses; the log says so without echoing it.
         #expect(try HTTP.get("/\u{1B}[31mraw", port: port).status == 400)
-        try server.waitForOutput(containing: "(unparseable request) 400")
+        try server.waitForOutput(containing: "must be percent-encoded) 400")
         let log = server.output
         #expect(log.contains("GET /a%1B[31mred%0Aline 400"))
         #expect(!log.contains("\u{1B}"), "no raw escape byte reaches the terminal")

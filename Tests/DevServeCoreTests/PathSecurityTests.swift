@@ -97,7 +97,7 @@ import Testing
 
     static func get(_ uri: String, from responder: FileResponder) -> Answer {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: ["Host": "localhost"])
-        let response = responder.respond(to: FileResponder.Request(head: head))
+        let response = responder.respond(to: HTTPRequest(head: head))
         return Answer(status: Int(response.status.code), body: bodyBytes(response.body))
     }
 

@@ -1,0 +1,308 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Serves HTTP/1.1 on one connection, straight from the bytes: request heads are parsed in place
+/// (`HTTP1Parser`), answered in order (pipelined requests included), and written with one flush
+/// per read. It also enforces the connection's limits:
+/// - a head larger than `maximumHeadBytes` gets 431;
+/// - a client has `headTimeout` to send a whole head once it connects or starts one (slowloris),
+///   then gets 408;
+/// - an idle keep-alive connection closes after `idleTimeout`;
+/// - a client that stops reading stops being read (backpressure on writability).
+/// A request that announces a body is answered, then the connection is half-closed and drained
+/// briefly, so the answer is not lost to a reset.
+///
+/// One scheduled task per connection checks the deadline and re-arms itself, never further
+/// ahead than `headTimeout`: per request only a deadline value changes.
+final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private let responder: FileResponder
+    private let logger: Logger
+    private let logRequests: Bool
+    private let scheme: String
+    private let limits: ServerConfiguration.Limits
+
+    private enum State {
+        case open
+        /// Answered the last request; closing once the writes are out.
+        case closing
+        /// Output shut; reading and discarding what the client still sends, until `deadline`.
+        case draining
+        case closed
+    }
+
+    private var state = State.open
+    /// Bytes received and not yet consumed as heads.
+    private var pending: ByteBuffer?
+    /// Bytes of `pending` already scanned without finding the end of a head.
+    private var scanned = 0
+    /// Responses (files) whose bytes are still being written; the connection is not idle.
+    private var writesInFlight = 0
+    /// A socket read held back until the client reads what we wrote.
+    private var heldRead = false
+
+    private var deadline = NIODeadline.distantFuture
+    private var timer: Scheduled<Void>?
+    private var timerFiresAt = NIODeadline.distantFuture
+
+    static let drainTime: TimeAmount = .seconds(2)
+
+    init(responder: FileResponder, logger: Logger, scheme: String = "http") {
+        self.responder = responder
+        self.logger = logger
+        self.logRequests = responder.configuration.logRequests
+        self.scheme = scheme
+        self.limits = responder.configuration.limits
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context, after: limits.headTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context, after: limits.headTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        timer?.cancel()
+        timer = nil
+        pending = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        state = .closed
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .open = state else { return }  // closing or draining: discard
+        var incoming = unwrapInboundIn(data)
+        if var buffer = pending, buffer.readableBytes > 0 {
+            buffer.writeBuffer(&incoming)
+            pending = buffer
+        } else {
+            // The first byte of a new head: the head timeout runs from here.
+            pending = incoming
+            scanned = 0
+            arm(context, after: limits.headTimeout)
+        }
+        processPending(context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Backpressure: while the client does not read our answers, do not read its requests.
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            heldRead = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            processPending(context)
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Answers every complete head in `pending`, in order, then flushes once.
+    private func processPending(_ context: ChannelHandlerContext) {
+        var wrote = false
+        defer {
+            if wrote, case .open = state { context.flush() }
+        }
+        while case .open = state, context.channel.isWritable, var buffer = pending, buffer.readableBytes > 0 {
+            let outcome = buffer.withUnsafeReadableBytes { bytes in
+                HTTP1Parser.parse(bytes, from: scanned, scheme: scheme)
+            }
+            switch outcome {
+            case .incomplete(let scannedBytes):
+                if buffer.readableBytes > limits.maximumHeadBytes {
+                    refuse(context, .requestHeaderFieldsTooLarge, "the request head is larger than 16 KiB")
+                    return
+                }
+                scanned = scannedBytes
+                return
+            case .invalid(let status, let reason):
+                refuse(context, HTTPResponseStatus(statusCode: status), reason)
+                return
+            case .complete(let request, let length):
+                guard length <= limits.maximumHeadBytes else {
+                    refuse(context, .requestHeaderFieldsTooLarge, "the request head is larger than 16 KiB")
+                    return
+                }
+                buffer.moveReaderIndex(forwardBy: length)
+                pending = buffer.readableBytes > 0 ? buffer : nil
+                scanned = 0
+                respond(context, to: request)
+                wrote = true
+            }
+        }
+        if case .open = state {
+            // Idle until the next byte arrives; a partial head already left has its head timeout.
+            arm(context, after: pending == nil ? limits.idleTimeout : limits.headTimeout)
+        }
+    }
+
+    // MARK: Writing
+
+    private func respond(_ context: ChannelHandlerContext, to request: HTTPRequest) {
+        let started = logRequests ? NIODeadline.now() : .uptimeNanoseconds(0)
+        let response = responder.respond(to: request)
+        let keepAlive = request.keepAlive && !request.hasBody
+        let connection: String? =
+            keepAlive ? (request.isHTTP1_0 ? "keep-alive" : nil) : (request.isHTTP1_0 ? nil : "close")
+        var logLine: (() -> Void)?
+        if logRequests {
+            logLine = { [logger] in
+                let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
+                let line = LogLine.request(
+                    method: request.method.name, path: request.target, status: Int(response.status.code),
+                    bytes: request.method == .head ? 0 : response.bodyLength, milliseconds: elapsed)
+                logger.info("\(line)")
+            }
+        }
+        write(context, response, connection: connection, isHead: request.method == .head, done: logLine)
+        if !keepAlive { finishConnection(context, drain: request.hasBody) }
+    }
+
+    /// Queues a response's bytes; `done` runs once they are handed to the socket (file bodies)
+    /// or queued (the rest).
+    private func write(
+        _ context: ChannelHandlerContext, _ response: Response, connection: String?, isHead: Bool,
+        done: (() -> Void)?
+    ) {
+        var head = context.channel.allocator.buffer(capacity: 384)
+        response.writeHTTP1Head(into: &head, connection: connection)
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        guard !isHead else {
+            done?()
+            return
+        }
+        switch response.body {
+        case .empty:
+            done?()
+        case .bytes(let buffer):
+            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+            done?()
+        case .file(let slice):
+            guard let descriptor = slice.takeDescriptor() else {
+                done?()
+                return
+            }
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+            let region = FileRegion(
+                fileHandle: handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
+            writesInFlight += 1
+            context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] _ in
+                try? handle.close()
+                writesInFlight -= 1
+                done?()
+            }
+        }
+    }
+
+    /// Answers a request that could not be read, then closes.
+    private func refuse(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String) {
+        let response = responder.protocolErrorResponse(status, reason)
+        write(context, response, connection: "close", isHead: false) { [self] in
+            if logRequests {
+                let line = LogLine.request(
+                    method: "-", path: "(unreadable request: \(reason))", status: Int(status.code),
+                    bytes: response.bodyLength, milliseconds: 0)
+                logger.info("\(line)")
+            }
+        }
+        finishConnection(context, drain: true)
+    }
+
+    /// Flushes what is queued and closes once it is written; with `drain`, shuts the output first
+    /// and discards what the client still sends for a moment, so the answer is not lost to a
+    /// reset from unread input.
+    private func finishConnection(_ context: ChannelHandlerContext, drain: Bool) {
+        state = drain ? .draining : .closing
+        pending = nil
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { [self] _ in
+            guard drain, case .draining = state else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output, promise: nil)
+            arm(context, after: Self.drainTime)
+        }
+    }
+
+    // MARK: Timeouts
+
+    private func arm(_ context: ChannelHandlerContext, after amount: TimeAmount) {
+        deadline = .now() + amount
+        if let timer {
+            // A later deadline is picked up when the pending check runs; an earlier one cannot wait.
+            guard deadline < timerFiresAt else { return }
+            timer.cancel()
+        }
+        schedule(context, at: deadline)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
+        let fireAt = min(when, .now() + limits.headTimeout)
+        timerFiresAt = fireAt
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: fireAt) {
+            let (handler, context) = bound.value
+            handler.timerFired(context)
+        }
+    }
+
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        timerFiresAt = .distantFuture
+        switch state {
+        case .closed, .closing:
+            return
+        case .draining:
+            if deadline > .now() {
+                schedule(context, at: deadline)
+            } else {
+                state = .closed
+                context.close(promise: nil)
+            }
+            return
+        case .open:
+            break
+        }
+        if writesInFlight > 0 {
+            // A download in progress is not idle.
+            arm(context, after: limits.idleTimeout)
+            return
+        }
+        if deadline > .now() {
+            schedule(context, at: deadline)
+            return
+        }
+        if let pending, pending.readableBytes > 0 {
+            refuse(context, .requestTimeout, "the request head did not arrive in time")
+        } else {
+            state = .closed
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTP1Connection: Sendable {}

@@ -1,0 +1,36 @@
+import NIOCore
+import NIOHTTP1
+
+extension Response {
+    /// Writes the status line and header block for HTTP/1.1, with a `Connection` header when
+    /// `connection` is given.
+    func writeHTTP1Head(into buffer: inout ByteBuffer, connection: String?) {
+        buffer.writeString(Self.statusLine(status))
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        if let connection {
+            buffer.writeStaticString("Connection: ")
+            buffer.writeString(connection)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static let commonStatusLines: [Int: String] = {
+        var lines: [Int: String] = [:]
+        for code in [200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 412, 416, 431, 500, 505] {
+            let status = HTTPResponseStatus(statusCode: code)
+            lines[code] = "HTTP/1.1 \(code) \(status.reasonPhrase)\r\n"
+        }
+        return lines
+    }()
+
+    static func statusLine(_ status: HTTPResponseStatus) -> String {
+        let code = Int(status.code)
+        return commonStatusLines[code] ?? "HTTP/1.1 \(code) \(status.reasonPhrase)\r\n"
+    }
+}
