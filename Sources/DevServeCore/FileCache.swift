@@ -16,6 +16,8 @@ final class FileCache: Sendable {
         var contentType: String
         var validators: Validators
         var lastModifiedText: String
+        /// Every fixed header of a plain 200 answer with these bytes.
+        var okHeaders: HeaderBlock
     }
 
     private struct State {

@@ -87,7 +87,9 @@ enum HTTP1Parser {
         var connectionClose = false
         var connectionKeepAlive = false
         while position < end - 2 {
-            guard let fieldEnd = findCRLF(bytes, from: position, to: end) else { break }
+            guard let fieldEnd = findCRLF(bytes, from: position, to: end) else {
+                return .invalid(status: 400, reason: "a line contains a bare CR")
+            }
             let first = bytes[position]
             if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
                 return .invalid(status: 400, reason: "obsolete line folding is not accepted")

@@ -55,6 +55,11 @@ public struct HTTPRequest: Sendable {
 
     public var isHTTP1_0: Bool { versionMinor == 0 }
 
+    /// Whether a validator or a range could change the answer from a plain 200.
+    public var isConditionalOrRange: Bool {
+        ifMatch != nil || ifNoneMatch != nil || ifModifiedSince != nil || ifUnmodifiedSince != nil || range != nil
+    }
+
     public init(method: Method, target: String, versionMinor: Int = 1, scheme: String = "http") {
         self.method = method
         self.target = target

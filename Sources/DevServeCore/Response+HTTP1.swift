@@ -6,6 +6,7 @@ extension Response {
     /// `connection` is given.
     func writeHTTP1Head(into buffer: inout ByteBuffer, connection: String?) {
         buffer.writeString(Self.statusLine(status))
+        if let fixedHeaders { buffer.writeImmutableBuffer(fixedHeaders.http1) }
         for (name, value) in headers {
             buffer.writeString(name)
             buffer.writeStaticString(": ")

@@ -8,13 +8,28 @@ import NIOHTTP1
 /// A response the responder decided on, before it is written to a connection.
 public struct Response {
     public var status: HTTPResponseStatus
+    /// Headers made for this response.
     public var headers: HTTPHeaders
+    /// Headers shared by every response of one cached file, formatted once; sent before `headers`.
+    public var fixedHeaders: HeaderBlock?
     public var body: ResponseBody
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .empty) {
+    public init(
+        status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), fixedHeaders: HeaderBlock? = nil,
+        body: ResponseBody = .empty
+    ) {
         self.status = status
         self.headers = headers
+        self.fixedHeaders = fixedHeaders
         self.body = body
+    }
+
+    /// Every header, fixed ones first.
+    public var allHeaders: HTTPHeaders {
+        guard let fixedHeaders else { return headers }
+        var all = fixedHeaders.fields
+        all.add(contentsOf: headers)
+        return all
     }
 
     /// Bytes the body will send (what Content-Length says).
@@ -61,3 +76,22 @@ public final class FileSlice {
 
 @available(*, unavailable)
 extension FileSlice: Sendable {}
+
+/// A header block shared by many responses, with its HTTP/1.1 wire form made once.
+public final class HeaderBlock: Sendable {
+    public let fields: HTTPHeaders
+    /// `Name: value\r\n` for every field.
+    let http1: ByteBuffer
+
+    init(_ fields: HTTPHeaders) {
+        self.fields = fields
+        var buffer = ByteBuffer()
+        for (name, value) in fields {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        self.http1 = buffer
+    }
+}
