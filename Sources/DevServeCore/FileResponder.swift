@@ -80,7 +80,7 @@ public final class FileResponder: Sendable {
 
     private func resolve(_ target: RequestTarget, request: HTTPRequest) -> Response {
         let path = filePath(target.segments)
-        let (found, plain) = walk(target.segments)
+        let (found, plain) = walk(target.segments, path: path)
         switch found {
         case .success(let status) where status.isDirectory:
             guard target.trailingSlash || target.segments.isEmpty else {
@@ -126,19 +126,23 @@ public final class FileResponder: Sendable {
     /// Stats the path of `segments` below the root one component at a time with lstat(2), so
     /// it also learns whether the path is plain: no component is a symlink, hence its real path
     /// is itself, under the root. A symlink hands over to stat(2) for the rest.
-    private func walk(_ segments: [String]) -> (Result<POSIX.FileStatus, Errno>, plain: Bool) {
+    private func walk(_ segments: [String], path: String) -> (Result<POSIX.FileStatus, Errno>, plain: Bool) {
         guard !segments.isEmpty else { return (POSIX.stat(configuration.root), true) }
-        var path = configuration.root == "/" ? "" : configuration.root
-        for (index, segment) in segments.enumerated() {
-            path += "/"
-            path += segment
-            let result = POSIX.lstat(path)
+        // One C copy of the path; each prefix is stat'ed by ending the string at its slash.
+        var bytes = Array(path.utf8CString)
+        var index = rootPrefix.utf8.count
+        while true {
+            let end = bytes[index...].firstIndex(of: CChar(UInt8(ascii: "/"))) ?? (bytes.count - 1)
+            let isLast = end == bytes.count - 1
+            bytes[end] = 0
+            let result = POSIX.lstat(bytes)
             guard case .success(let status) = result else { return (result, true) }
-            if status.isSymbolicLink { return (POSIX.stat(filePath(segments)), false) }
-            if index < segments.count - 1 && !status.isDirectory { return (.failure(.notADirectory), true) }
-            if index == segments.count - 1 { return (result, true) }
+            if status.isSymbolicLink { return (POSIX.stat(path), false) }
+            if isLast { return (result, true) }
+            if !status.isDirectory { return (.failure(.notADirectory), true) }
+            bytes[end] = CChar(UInt8(ascii: "/"))
+            index = end + 1
         }
-        return (.failure(.noSuchFile), true)
     }
 
     /// The status of `path` through symlinks, and whether it is plain (see `walk`) given that
@@ -416,8 +420,8 @@ public final class FileResponder: Sendable {
     }
 
     private func addCommonHeaders(_ response: inout Response) {
+        // Date is added where the head is written (it changes every second, not per response).
         if response.fixedHeaders == nil { addCommonFixedHeaders(&response.headers) }
-        response.headers.add(name: "Date", value: date.now)
     }
 
     /// What every response says that does not change between responses.
@@ -438,7 +442,11 @@ public final class FileResponder: Sendable {
     /// Dotfiles and dot-folders are hidden, except `/.well-known/`. The first byte decides: a dot
     /// followed by a combining mark is still a dotfile on disk.
     static func hasHiddenSegment(_ segments: [String]) -> Bool {
-        hasHiddenSegment(segments.map { Array($0.utf8) })
+        for (index, segment) in segments.enumerated() where segment.utf8.first == UInt8(ascii: ".") {
+            if index == 0 && segment == ".well-known" { continue }
+            return true
+        }
+        return false
     }
 
     static func hasHiddenSegment(_ segments: [[UInt8]]) -> Bool {

@@ -188,7 +188,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         done: (() -> Void)?
     ) {
         var head = context.channel.allocator.buffer(capacity: 384)
-        response.writeHTTP1Head(into: &head, connection: connection)
+        response.writeHTTP1Head(into: &head, date: responder.date.headerLine, connection: connection)
         context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         guard !isHead else {
             done?()

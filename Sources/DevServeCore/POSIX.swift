@@ -42,6 +42,13 @@ enum POSIX {
         return .success(FileStatus(raw))
     }
 
+    /// The status of the link itself, not of what it points to; `path` is NUL-terminated.
+    static func lstat(_ path: [CChar]) -> Result<FileStatus, Errno> {
+        var raw = Glibc.stat()
+        guard systemLstat(path, &raw) == 0 else { return .failure(Errno(errno)) }
+        return .success(FileStatus(raw))
+    }
+
     /// The status of the link itself, not of what it points to.
     static func lstat(_ path: String) -> Result<FileStatus, Errno> {
         var raw = Glibc.stat()
@@ -152,5 +159,9 @@ private func systemStat(_ path: String, _ buffer: inout stat) -> CInt {
 }
 
 private func systemLstat(_ path: String, _ buffer: inout stat) -> CInt {
+    lstat(path, &buffer)
+}
+
+private func systemLstat(_ path: [CChar], _ buffer: inout stat) -> CInt {
     lstat(path, &buffer)
 }

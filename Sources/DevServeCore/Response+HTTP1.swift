@@ -2,11 +2,13 @@ import NIOCore
 import NIOHTTP1
 
 extension Response {
-    /// Writes the status line and header block for HTTP/1.1, with a `Connection` header when
+    /// Writes the status line and header block for HTTP/1.1: the fixed headers, then `date`
+    /// (a whole `Date: …` line), the response's own headers, and a `Connection` header when
     /// `connection` is given.
-    func writeHTTP1Head(into buffer: inout ByteBuffer, connection: String?) {
+    func writeHTTP1Head(into buffer: inout ByteBuffer, date: String, connection: String?) {
         buffer.writeString(Self.statusLine(status))
         if let fixedHeaders { buffer.writeImmutableBuffer(fixedHeaders.http1) }
+        buffer.writeString(date)
         for (name, value) in headers {
             buffer.writeString(name)
             buffer.writeStaticString(": ")

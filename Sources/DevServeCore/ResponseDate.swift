@@ -4,15 +4,24 @@ import Synchronization
     import Glibc
 #endif
 
-/// The `Date` header value, formatted at most once a second however many responses share it.
+/// The `Date` header, formatted at most once a second however many responses share it.
 final class ResponseDate: Sendable {
-    private let cached = Mutex((second: -1, text: ""))
+    private let cached = Mutex((second: -1, text: "", line: ""))
 
-    var now: String {
+    /// The value, `Sun, 06 Nov 1994 08:49:37 GMT`.
+    var now: String { current.text }
+
+    /// The whole header line, `Date: …\r\n`.
+    var headerLine: String { current.line }
+
+    private var current: (second: Int, text: String, line: String) {
         let second = Int(time(nil))
         return cached.withLock { cached in
-            if cached.second != second { cached = (second, HTTPDate.format(second)) }
-            return cached.text
+            if cached.second != second {
+                let text = HTTPDate.format(second)
+                cached = (second, text, "Date: " + text + "\r\n")
+            }
+            return cached
         }
     }
 }
