@@ -1,0 +1,137 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers other than a file: folder redirects and listings, OPTIONS, errors, and the headers
+/// every response carries.
+extension FileResponder {
+    // MARK: Folders
+
+    func redirectToFolder(_ target: RequestTarget) -> Response {
+        let last = target.segments.last ?? ""
+        var location = DirectoryListing.encodePathSegment(last) + "/"
+        if let query = target.query { location += "?" + query }
+        var response = htmlResponse(
+            .movedPermanently,
+            body:
+                "<!doctype html><title>Moved</title><a href=\"\(DirectoryListing.escapeHTML(location))\">Moved here</a>\n"
+        )
+        response.headers.add(name: "Location", value: location)
+        return response
+    }
+
+    func listing(_ path: String, target: RequestTarget, request: HTTPRequest) -> Response {
+        switch POSIX.realPath(path) {
+        case .success(let realPath):
+            if let refusal = refusal(forRealPath: Array(realPath.utf8), request: request) { return refusal }
+        case .failure:
+            return notFound(request)
+        }
+        guard case .success(let entries) = POSIX.listDirectory(path) else {
+            return errorResponse(.forbidden, "the folder cannot be read")
+        }
+        let folderPrefix = path == "/" ? "/" : path + "/"
+        let items = entries.compactMap { entry -> DirectoryListing.Item? in
+            if entry.name.utf8.first == UInt8(ascii: ".") { return nil }
+            if protectedPaths.contains(Array((folderPrefix + entry.name).utf8)) { return nil }
+            if case .success(let real) = POSIX.realPath(folderPrefix + entry.name),
+                protectedPaths.contains(Array(real.utf8))
+            {
+                return nil
+            }
+            return DirectoryListing.Item(
+                name: entry.name, isDirectory: entry.isDirectory, size: entry.size,
+                modified: entry.modifiedNanoseconds / 1_000_000_000)
+        }
+        return htmlResponse(.ok, body: DirectoryListing.render(path: target.path, items: items))
+    }
+
+    // MARK: Other answers
+
+    func optionsResponse(_ request: HTTPRequest) -> Response {
+        var response = Response(status: .noContent)
+        response.headers.add(name: "Allow", value: Self.allowedMethods)
+        if configuration.policy.corsAllowOrigin(for: request.origin) != nil,
+            request.accessControlRequestMethod != nil
+        {
+            response.headers.add(name: "Access-Control-Allow-Methods", value: Self.allowedMethods)
+            if let asked = request.accessControlRequestHeaders {
+                response.headers.add(name: "Access-Control-Allow-Headers", value: asked)
+            }
+            response.headers.add(name: "Access-Control-Max-Age", value: "600")
+        }
+        return response
+    }
+
+    func notFound(_ request: HTTPRequest) -> Response {
+        // A site's own 404.html, served with status 404, as static hosts do.
+        let custom = filePath(["404.html"])
+        let (found, plain) = Self.lookUp(custom, parentsPlain: true)
+        if case .success(let status) = found, status.isRegular {
+            return serveFile(custom, status: status, plain: plain, request: request, as: .notFound)
+        }
+        return errorResponse(.notFound, "nothing is served at this path")
+    }
+
+    func errorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
+        let code = "\(status.code) \(status.reasonPhrase)"
+        return htmlResponse(
+            status,
+            body: "<!doctype html>\n<meta charset=\"utf-8\">\n<title>\(code)</title>\n<h1>\(code)</h1>\n<p>"
+                + DirectoryListing.escapeHTML(reason) + "</p>\n")
+    }
+
+    func htmlResponse(_ status: HTTPResponseStatus, body: String) -> Response {
+        let buffer = ByteBuffer(string: body)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: MediaType.html)
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        return Response(status: status, headers: headers, body: .bytes(buffer))
+    }
+
+    /// The fixed headers of a 200 answer with a whole cached file, in the order `representation`
+    /// and `finish` would add them.
+    func okHeaderBlock(
+        contentType: String, validators: Validators, lastModifiedText: String, size: Int
+    )
+        -> HeaderBlock
+    {
+        var fields = HTTPHeaders()
+        fields.add(name: "Content-Type", value: contentType)
+        fields.add(name: "ETag", value: validators.etag)
+        fields.add(name: "Last-Modified", value: lastModifiedText)
+        fields.add(name: "Accept-Ranges", value: "bytes")
+        fields.add(name: "Content-Length", value: String(size))
+        addCommonFixedHeaders(&fields)
+        return HeaderBlock(fields)
+    }
+
+    /// The answer to a request that could not be read at all (bad syntax, too large, too slow).
+    public func protocolErrorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
+        var response = errorResponse(status, reason)
+        addCommonHeaders(&response)
+        return response
+    }
+
+    /// Headers every response carries.
+    func finish(_ response: inout Response, request: HTTPRequest) {
+        addCommonHeaders(&response)
+        if let allowed = configuration.policy.corsAllowOrigin(for: request.origin) {
+            response.headers.add(name: "Access-Control-Allow-Origin", value: allowed)
+            response.headers.add(name: "Vary", value: "Origin")
+        }
+    }
+
+    func addCommonHeaders(_ response: inout Response) {
+        // Date is added where the head is written (it changes every second, not per response).
+        if response.fixedHeaders == nil { addCommonFixedHeaders(&response.headers) }
+    }
+
+    /// What every response says that does not change between responses.
+    func addCommonFixedHeaders(_ headers: inout HTTPHeaders) {
+        headers.add(name: "Cache-Control", value: "no-cache")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        for header in configuration.extraHeaders {
+            headers.add(name: header.name, value: header.value)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import NIOCore
+import NIOHTTP1
+
+/// Files: the cache, opening and checking the real path, conditional requests and ranges.
+extension FileResponder {
+    /// Serves the regular file at `path` (already stat'ed through symlinks as `status`). The
+    /// small-file cache answers only for a plain path: its real path is known to be itself.
+    func serveFile(
+        _ path: String, status: POSIX.FileStatus, plain: Bool, request: HTTPRequest,
+        as statusCode: HTTPResponseStatus = .ok
+    ) -> Response {
+        if plain, let entry = cache.lookup(path, current: status) {
+            if statusCode == .ok && !request.isConditionalOrRange {
+                // The hot path: bytes and headers both made when the file was read.
+                return Response(status: .ok, fixedHeaders: entry.okHeaders, body: .bytes(entry.bytes))
+            }
+            return representation(
+                Representation(
+                    contentType: entry.contentType, validators: entry.validators,
+                    lastModifiedText: entry.lastModifiedText, size: entry.bytes.readableBytes,
+                    source: .memory(entry.bytes)), request: request, status: statusCode)
+        }
+        let descriptor: CInt
+        switch POSIX.openForReading(path) {
+        case .success(let opened): descriptor = opened
+        case .failure(let error):
+            return error.isPermissionDenied
+                ? errorResponse(.forbidden, "permission denied") : notFound(request)
+        }
+        var keepOpen = false
+        defer { if !keepOpen { POSIX.close(descriptor) } }
+        // The file actually opened must lie under the real root and be neither hidden nor protected.
+        guard case .success(let opened) = POSIX.fstat(descriptor), opened.isRegular,
+            case .success(let realPath) = POSIX.pathOfDescriptor(descriptor)
+        else { return notFound(request) }
+        if let refusal = refusal(forRealPath: realPath, request: request) { return refusal }
+
+        let validators = Validators(size: opened.size, modifiedNanoseconds: opened.modifiedNanoseconds)
+        let lastModifiedText = HTTPDate.format(validators.lastModified)
+        let contentType = MediaType.forFileName(path)
+        if opened.size <= configuration.limits.cachedFileBytes {
+            guard case .success(let bytes) = POSIX.read(descriptor, count: opened.size), bytes.count == opened.size
+            else { return errorResponse(.internalServerError, "the file could not be read") }
+            let buffer = ByteBuffer(bytes: bytes)
+            cache.store(
+                path,
+                FileCache.Entry(
+                    status: opened, bytes: buffer, contentType: contentType, validators: validators,
+                    lastModifiedText: lastModifiedText,
+                    okHeaders: okHeaderBlock(
+                        contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
+                        size: opened.size)))
+            return representation(
+                Representation(
+                    contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
+                    size: opened.size, source: .memory(buffer)), request: request, status: statusCode)
+        }
+        keepOpen = true
+        return representation(
+            Representation(
+                contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
+                size: opened.size, source: .descriptor(descriptor)), request: request, status: statusCode)
+    }
+
+    /// The bytes of one file version and what describes them.
+    struct Representation {
+        enum Source {
+            case memory(ByteBuffer)
+            /// An open descriptor the response takes over.
+            case descriptor(CInt)
+        }
+        var contentType: String
+        var validators: Validators
+        var lastModifiedText: String
+        var size: Int
+        var source: Source
+    }
+
+    /// Conditional requests, ranges and headers for a representation.
+    func representation(_ rep: Representation, request: HTTPRequest, status: HTTPResponseStatus) -> Response {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(10)
+        headers.add(name: "Content-Type", value: rep.contentType)
+        var outcome = Validators.Outcome.proceed
+        if status == .ok {
+            headers.add(name: "ETag", value: rep.validators.etag)
+            headers.add(name: "Last-Modified", value: rep.lastModifiedText)
+            headers.add(name: "Accept-Ranges", value: "bytes")
+            outcome = rep.validators.evaluate(
+                ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince,
+                ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince)
+        }
+        var first = 0
+        var length = rep.size
+        var responseStatus = status
+        switch outcome {
+        case .notModified:
+            headers.remove(name: "Content-Type")
+            headers.remove(name: "Accept-Ranges")
+            if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+            return Response(status: .notModified, headers: headers)
+        case .preconditionFailed:
+            if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+            return errorResponse(.preconditionFailed, "a precondition (If-Match or If-Unmodified-Since) failed")
+        case .proceed:
+            break
+        }
+        if status == .ok, let rangeHeader = request.range,
+            rep.validators.rangeApplies(ifRange: request.ifRange)
+        {
+            switch RangeDecision(header: rangeHeader, size: rep.size) {
+            case .whole:
+                break
+            case .partial(let from, let to):
+                first = from
+                length = to - from + 1
+                responseStatus = .partialContent
+                headers.add(name: "Content-Range", value: "bytes \(from)-\(to)/\(rep.size)")
+            case .unsatisfiable:
+                if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
+                var response = errorResponse(.rangeNotSatisfiable, "the requested range is not satisfiable")
+                response.headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(rep.size)")
+                return response
+            }
+        }
+        headers.add(name: "Content-Length", value: String(length))
+        switch rep.source {
+        case .memory(let buffer):
+            let body =
+                first == 0 && length == buffer.readableBytes
+                ? buffer : buffer.getSlice(at: buffer.readerIndex + first, length: length) ?? buffer
+            return Response(status: responseStatus, headers: headers, body: .bytes(body))
+        case .descriptor(let descriptor):
+            return Response(
+                status: responseStatus, headers: headers,
+                body: .file(FileSlice(descriptor: descriptor, offset: first, length: length)))
+        }
+    }
+
+    /// Why a file or folder at `realPath` may not be served, or nil when it may. Compared byte by
+    /// byte: Swift's String equality folds canonically equivalent names that Linux keeps apart.
+    func refusal(forRealPath realPath: [UInt8], request: HTTPRequest) -> Response? {
+        let root = configuration.root.utf8
+        let isRoot = realPath.elementsEqual(root)
+        guard isRoot || realPath.starts(with: rootPrefix.utf8) else {
+            return errorResponse(.forbidden, "the path leads outside the served folder")
+        }
+        if protectedPaths.contains(realPath) { return notFound(request) }
+        let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
+        return Self.hasHiddenSegment(relative.map { Array($0) }) ? notFound(request) : nil
+    }
+}
