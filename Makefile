@@ -52,8 +52,11 @@ test-deps: deps
 bench-deps: deps
 	$(call apt_install,$(BENCH_PACKAGES))
 
+# Release builds link the Swift runtime statically: a self-contained binary, and less memory.
+STATIC_FLAGS = $(if $(filter release,$(CONFIG)),--static-swift-stdlib)
+
 build: deps
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) $(STATIC_FLAGS)
 
 release:
 	$(MAKE) build CONFIG=release
@@ -72,7 +75,7 @@ format-check:
 	$(SWIFT) format lint --strict --recursive --parallel Package.swift Sources Tests
 
 bench: bench-deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 	/usr/bin/python3 Tests/Benchmarks/bench.py --binary .build/release/devserve
 
 FUZZ_SECONDS ?= 60

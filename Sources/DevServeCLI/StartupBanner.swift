@@ -15,14 +15,12 @@ struct StartupBanner {
     var urls: [String] {
         var urls: [String] = []
         func add(_ url: String) { if !urls.contains(url) { urls.append(url) } }
-        for address in addresses {
-            guard let ip = address.ipAddress, let port = address.port else { continue }
-            switch ip {
-            case "127.0.0.1", "::1", "0.0.0.0", "::":
-                add(url(host: "localhost", port: port))
-            default:
-                break
-            }
+        // `localhost` may resolve to either loopback, so it is printed only when both are served.
+        let ips = Set(addresses.compactMap(\.ipAddress))
+        let servesV4Loopback = ips.contains("127.0.0.1") || ips.contains("0.0.0.0")
+        let servesV6Loopback = ips.contains("::1") || ips.contains("::")
+        if servesV4Loopback && servesV6Loopback, let port = addresses.first?.port {
+            add(url(host: "localhost", port: port))
         }
         for address in addresses {
             guard let ip = address.ipAddress, let port = address.port else { continue }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -208,13 +211,22 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
             let region = FileRegion(
                 fileHandle: handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
+            // Cork while a file goes out, as nginx's tcp_nopush does: the head and the file leave in
+            // full segments, and the last partial one when the cork comes off.
+            if writesInFlight == 0 { setCork(context, true) }
             writesInFlight += 1
             context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] _ in
                 try? handle.close()
                 writesInFlight -= 1
+                if writesInFlight == 0 { setCork(context, false) }
                 done?()
             }
         }
+    }
+
+    private func setCork(_ context: ChannelHandlerContext, _ on: Bool) {
+        let cork = ChannelOptions.Types.SocketOption(level: .init(IPPROTO_TCP), name: .init(TCP_CORK))
+        try? context.channel.syncOptions?.setOption(cork, value: on ? 1 : 0)
     }
 
     /// Answers a request that could not be read, then closes.

@@ -292,6 +292,19 @@ mimetype.assign = (
                 pass
         return rss, pss
 
+    def cpu_seconds(self):
+        """User + system CPU time used so far by the server's processes (and reaped children)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / ticks
+
     def stop(self, timeout=5.0):
         if self.process is None:
             return
@@ -403,27 +416,21 @@ def run_wrk(url, threads, connections, duration, script=None):
     return result
 
 
-def download_speed(port, downloads):
-    """Median MB/s over `downloads` curl downloads of /big.bin, and any failures."""
-    speeds, failures = [], []
-    for _ in range(downloads):
-        command = ["curl", "-s", "-o", "/dev/null", "--max-time", "120",
-                   "-w", "%{http_code} %{size_download} %{speed_download}", f"http://127.0.0.1:{port}/big.bin"]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=150)
-        except subprocess.TimeoutExpired:
-            failures.append("curl did not finish in time")
-            continue
-        fields = done.stdout.split()
-        if done.returncode != 0 or len(fields) != 3:
-            failures.append(f"curl exited {done.returncode}: {done.stdout.strip()} {done.stderr.strip()}")
-            continue
-        code, size, speed = fields[0], float(fields[1]), float(fields[2])
-        if code != "200" or int(size) != BIG_FILE_BYTES:
-            failures.append(f"status {code}, {int(size)} bytes")
-            continue
-        speeds.append(speed / MB)
-    return (statistics.median(speeds) if speeds else None), speeds, failures
+def download(port):
+    """(MB/s, None) for one curl download of /big.bin, or (None, what went wrong)."""
+    command = ["curl", "-s", "-o", "/dev/null", "--max-time", "120",
+               "-w", "%{http_code} %{size_download} %{speed_download}", f"http://127.0.0.1:{port}/big.bin"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=150)
+    except subprocess.TimeoutExpired:
+        return None, "curl did not finish in time"
+    fields = done.stdout.split()
+    if done.returncode != 0 or len(fields) != 3:
+        return None, f"curl exited {done.returncode}: {done.stdout.strip()} {done.stderr.strip()}"
+    code, size, speed = fields[0], float(fields[1]), float(fields[2])
+    if code != "200" or int(size) != BIG_FILE_BYTES:
+        return None, f"status {code}, {int(size)} bytes"
+    return speed / MB, None
 
 
 def idle_connections(server, count, timeout=5.0, budget=60.0):
@@ -476,13 +483,14 @@ def idle_connections(server, count, timeout=5.0, budget=60.0):
         held = 0
         for s in sockets:
             try:
-                if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                s.setblocking(False)
+                if s.recv(1, socket.MSG_PEEK) == b"":
                     continue  # the server closed it
                 held += 1  # unexpected bytes, but open
             except BlockingIOError:
-                held += 1
+                held += 1  # nothing to read: open and idle
             except OSError:
-                pass
+                pass  # reset
         result["held"] = held
     finally:
         for s in sockets:
@@ -504,6 +512,8 @@ METRICS = [
     ("big_mbps", "big file (100 MB, curl)", "MB/s", True),
     ("idle_rss", "idle RSS, after one request", "MB", False),
     ("conn_rss", "RSS increase, 1,000 idle keep-alive conns", "MB", False),
+    ("small_cpu_us", "(info) server CPU per small-page request", "us", False),
+    ("modules_cpu_us", "(info) server CPU per module request", "us", False),
     ("idle_pss", "(info) idle PSS, shared pages split", "MB", False),
     ("loaded_rss", "(info) RSS after the load tests, idle", "MB", False),
     ("startup_ms", "(info) start to accepting", "ms", False),
@@ -541,7 +551,7 @@ def fmt(value, unit):
         return "n/a"
     if unit == "req/s":
         return f"{value:,.0f}"
-    if unit in ("MB/s", "ms"):
+    if unit in ("MB/s", "ms", "us"):
         return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
     return f"{value:.1f}"
 
@@ -619,7 +629,7 @@ def main():
     parser.add_argument("--binary", default=".build/release/devserve", help="the devserve binary (a release build)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median of each is reported (default 3)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    parser.add_argument("--downloads", type=int, default=3, help="downloads of big.bin per server per round (default 3)")
+    parser.add_argument("--downloads", type=int, default=5, help="downloads of big.bin per server per round (default 5)")
     parser.add_argument("--connections", type=int, default=1000, help="idle keep-alive connections (default 1000)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
     parser.add_argument("--json", help="also write the results as JSON to this path")
@@ -704,8 +714,10 @@ def main():
                 live.append(server)
 
             def usable(server, what):
+                nonlocal failed
                 if server.alive():
                     return True
+                failed = True
                 message = f"round {round_number}: died before {what} (exit status {server.process.returncode})"
                 if message not in events[server.name]:
                     log(f"bench: {server.name} {message}:\n{server.log_tail()}")
@@ -736,7 +748,9 @@ def main():
             for server in live:
                 if not usable(server, "the small page"):
                     continue
+                cpu = server.cpu_seconds()
                 run = run_wrk(f"http://127.0.0.1:{server.port}/index.html", 2, 64, args.duration)
+                record_cpu(samples[server.name]["small_cpu_us"], server.cpu_seconds() - cpu, run)
                 wrk_runs[server.name]["small"].append({k: v for k, v in run.items() if k != "output"})
                 note_wrk(events, server.name, round_number, "small page", run)
                 if "rps" in run:
@@ -746,23 +760,32 @@ def main():
             for server in live:
                 if not usable(server, "the module page"):
                     continue
+                cpu = server.cpu_seconds()
                 run = run_wrk(f"http://127.0.0.1:{server.port}/", 1, 6, args.duration, script=lua)
+                record_cpu(samples[server.name]["modules_cpu_us"], server.cpu_seconds() - cpu, run)
                 wrk_runs[server.name]["modules"].append({k: v for k, v in run.items() if k != "output"})
                 note_wrk(events, server.name, round_number, "module page", run)
                 if "rps" in run:
                     samples[server.name]["modules_rps"].append(run["rps"])
                 log(f"  {server.name:9} module page {fmt(run.get('rps'), 'req/s')} req/s")
 
+            # Downloads interleaved one by one (devserve, nginx, ..., devserve, nginx, ...).
+            speeds = {server.name: [] for server in live}
+            for _ in range(args.downloads):
+                for server in live:
+                    if not usable(server, "the big file"):
+                        continue
+                    speed, failure = download(server.port)
+                    if failure:
+                        events[server.name].append(f"round {round_number}: big file: {failure}")
+                    else:
+                        speeds[server.name].append(speed)
             for server in live:
-                if not usable(server, "the big file"):
-                    continue
-                speed, speeds, failures = download_speed(server.port, args.downloads)
-                for failure in failures:
-                    events[server.name].append(f"round {round_number}: big file: {failure}")
-                if speed is not None:
-                    samples[server.name]["big_mbps"].append(speed)
-                log(f"  {server.name:9} big file    {fmt(speed, 'MB/s')} MB/s "
-                    f"({', '.join(f'{s:.0f}' for s in speeds)})")
+                values = speeds[server.name]
+                if values:
+                    samples[server.name]["big_mbps"].append(statistics.median(values))
+                log(f"  {server.name:9} big file    {fmt(statistics.median(values) if values else None, 'MB/s')} MB/s "
+                    f"({', '.join(f'{v:.0f}' for v in values)})")
 
             time.sleep(1.0)
             for server in live:
@@ -799,8 +822,10 @@ def main():
     print_table(rows)
     print()
     print("Ratios are devserve / peer: above 1 is better for req/s and MB/s, below 1 is better for memory.")
-    print("n/a with 'held k/N': the server closed the idle connections (python's http.server speaks "
-          "HTTP/1.0 and closes after each response), so there is nothing to measure.")
+    if notes:
+        print("n/a [held k/N]: the server closed the idle connections (python's http.server speaks "
+              "HTTP/1.0 and closes after each response), so there is nothing to measure.")
+    print("CPU per request: the server's user+system time during the wrk run / requests answered.")
     any_events = False
     for name in servers:
         if events[name]:
@@ -851,6 +876,12 @@ def main():
         except OSError as error:
             log(f"bench: could not write {args.json}: {error}")
     return 3 if failed else 0
+
+
+def record_cpu(samples, cpu_seconds, run):
+    """CPU microseconds the server's processes spent per request of a wrk run."""
+    if run.get("requests"):
+        samples.append(cpu_seconds * 1e6 / run["requests"])
 
 
 def note_wrk(events, name, round_number, what, run):
