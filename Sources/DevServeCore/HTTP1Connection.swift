@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOHTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Serves HTTP/1.1 on one connection, straight from the bytes: request heads are parsed in place
 /// (`HTTP1Parser`), answered in order (pipelined requests included), and written with one flush
