@@ -26,6 +26,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The browser client, kept as a real .js file and compiled into the binary.
+            resources: [.embedInCode("Resources/client.js")],
             swiftSettings: strict
         ),
         // The command line: flags, validation, start-up block. A library so tests can build it.

@@ -53,7 +53,7 @@ public struct LaunchPlan: Sendable {
         configuration = ServerConfiguration(
             root: root, spa: options.spa, extraHeaders: headers, policy: policy,
             protectedPaths: Self.protectedPaths(cwd: cwd), logRequests: !options.quiet,
-            liveReload: !options.noReload)
+            changeHub: options.noReload ? nil : ChangeHub())
     }
 
     /// The real path of the folder to serve, or the sentence saying why it cannot be served.

@@ -18,6 +18,7 @@ final class FileCache: Sendable {
         var lastModifiedText: String
         /// Every fixed header of a plain 200 answer with these bytes.
         var okHeaders: HeaderBlock
+        var isHTML: Bool { MediaType.isHTML(contentType) }
     }
 
     private struct State {

@@ -42,7 +42,11 @@ extension FileResponder {
                 name: entry.name, isDirectory: entry.isDirectory, size: entry.size,
                 modified: entry.modifiedNanoseconds / 1_000_000_000)
         }
-        return htmlResponse(.ok, body: DirectoryListing.render(path: target.path, items: items))
+        let page = DirectoryListing.render(path: target.path, items: items)
+        if injectsReloadScript(into: request, size: page.utf8.count) {
+            return injectedHTML(ByteBuffer(string: page), validators: nil, lastModifiedText: nil)
+        }
+        return htmlResponse(.ok, body: page)
     }
 
     // MARK: Other answers
@@ -123,12 +127,15 @@ extension FileResponder {
 
     func addCommonHeaders(_ response: inout Response) {
         // Date is added where the head is written (it changes every second, not per response).
-        if response.fixedHeaders == nil { addCommonFixedHeaders(&response.headers) }
+        if response.fixedHeaders == nil {
+            addCommonFixedHeaders(&response.headers, cacheControl: !response.headers.contains(name: "Cache-Control"))
+        }
     }
 
-    /// What every response says that does not change between responses.
-    func addCommonFixedHeaders(_ headers: inout HTTPHeaders) {
-        headers.add(name: "Cache-Control", value: "no-cache")
+    /// What every response says that does not change between responses (`Cache-Control:
+    /// no-cache` unless the response set its own).
+    func addCommonFixedHeaders(_ headers: inout HTTPHeaders, cacheControl: Bool = true) {
+        if cacheControl { headers.add(name: "Cache-Control", value: "no-cache") }
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         for header in configuration.extraHeaders {
             headers.add(name: header.name, value: header.value)

@@ -10,7 +10,9 @@ extension FileResponder {
         as statusCode: HTTPResponseStatus = .ok
     ) -> Response {
         if plain, let entry = cache.lookup(path, current: status) {
-            if statusCode == .ok && !request.isConditionalOrRange {
+            if statusCode == .ok && !request.isConditionalOrRange
+                && !(entry.isHTML && injectsReloadScript(into: request, size: entry.bytes.readableBytes))
+            {
                 // The hot path: bytes and headers both made when the file was read.
                 return Response(status: .ok, fixedHeaders: entry.okHeaders, body: .bytes(entry.bytes))
             }
@@ -78,6 +80,9 @@ extension FileResponder {
 
     /// Conditional requests, ranges and headers for a representation.
     func representation(_ rep: Representation, request: HTTPRequest, status: HTTPResponseStatus) -> Response {
+        if MediaType.isHTML(rep.contentType) && injectsReloadScript(into: request, size: rep.size) {
+            return injectedRepresentation(rep, request: request, status: status)
+        }
         var headers = HTTPHeaders()
         headers.reserveCapacity(10)
         headers.add(name: "Content-Type", value: rep.contentType)
@@ -148,5 +153,41 @@ extension FileResponder {
         if protectedPaths.contains(realPath) { return notFound(request) }
         let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
         return Self.hasHiddenSegment(relative.map { Array($0) }) ? notFound(request) : nil
+    }
+
+    /// An HTML file with the live-reload script: read whole (at most 16 MiB), conditional
+    /// requests checked against the injected bytes' ETag.
+    private func injectedRepresentation(
+        _ rep: Representation, request: HTTPRequest, status: HTTPResponseStatus
+    )
+        -> Response
+    {
+        let html: ByteBuffer
+        switch rep.source {
+        case .memory(let buffer):
+            html = buffer
+        case .descriptor(let descriptor):
+            defer { POSIX.close(descriptor) }
+            guard case .success(let bytes) = POSIX.read(descriptor, count: rep.size) else {
+                return errorResponse(.internalServerError, "the file could not be read")
+            }
+            html = ByteBuffer(bytes: bytes)
+        }
+        if status == .ok {
+            let injected = Validators(etag: injectedETag(rep.validators), lastModified: rep.validators.lastModified)
+            let outcome = injected.evaluate(
+                ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince,
+                ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince)
+            if outcome == .notModified {
+                var headers = HTTPHeaders()
+                headers.add(name: "ETag", value: injected.etag)
+                headers.add(name: "Last-Modified", value: rep.lastModifiedText)
+                headers.add(name: "Cache-Control", value: "no-store")
+                return Response(status: .notModified, headers: headers)
+            }
+        }
+        var response = injectedHTML(html, validators: rep.validators, lastModifiedText: rep.lastModifiedText)
+        response.status = status
+        return response
     }
 }

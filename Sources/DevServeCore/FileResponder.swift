@@ -28,20 +28,39 @@ public final class FileResponder: Sendable {
         self.protectedPaths = Set(configuration.protectedPaths.map { Array($0.utf8) })
     }
 
-    public func respond(to request: HTTPRequest) -> Response {
-        var response = route(request)
-        finish(&response, request: request)
-        if request.method == .head, case .file = response.body {
-            // Content-Length is already set; the descriptor closes as the slice goes.
-            response.body = .empty
-        }
-        return response
+    /// What the connection does with a request: answer now, or wait for the next change.
+    public enum Outcome {
+        case response(Response)
+        /// A long poll that is up to date: wait on the hub from `since`, then `pollResponse`.
+        case waitForChanges(since: Int)
     }
 
-    func route(_ request: HTTPRequest) -> Response {
+    public func answer(_ request: HTTPRequest) -> Outcome {
+        switch route(request) {
+        case .response(var response):
+            finish(&response, request: request)
+            if request.method == .head, case .file = response.body {
+                // Content-Length is already set; the descriptor closes as the slice goes.
+                response.body = .empty
+            }
+            return .response(response)
+        case .waitForChanges(let since):
+            return .waitForChanges(since: since)
+        }
+    }
+
+    /// `answer`, for callers that cannot wait: an up-to-date poll is told there is nothing new.
+    public func respond(to request: HTTPRequest) -> Response {
+        switch answer(request) {
+        case .response(let response): return response
+        case .waitForChanges: return pollResponse(.nothingNew, request: request)
+        }
+    }
+
+    func route(_ request: HTTPRequest) -> Outcome {
         // 1. Who is asking.
         if request.hosts.count > 1 {
-            return errorResponse(.badRequest, "the request has more than one Host header")
+            return .response(errorResponse(.badRequest, "the request has more than one Host header"))
         }
         // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
         let (authority, uri) = Self.splitAbsoluteForm(request.target)
@@ -50,32 +69,33 @@ public final class FileResponder: Sendable {
             secFetchDest: request.secFetchDest, referer: request.referer, isHTTP1_0: request.isHTTP1_0,
             isInternalPath: uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
         if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
-            return errorResponse(HTTPResponseStatus(statusCode: status), reason)
+            return .response(errorResponse(HTTPResponseStatus(statusCode: status), reason))
         }
         // 2. Which method.
         switch request.method {
         case .get, .head: break
-        case .options: return optionsResponse(request)
+        case .options: return .response(optionsResponse(request))
         default:
             var response = errorResponse(.methodNotAllowed, "devserve serves files: GET, HEAD and OPTIONS only")
             response.headers.replaceOrAdd(name: "Allow", value: Self.allowedMethods)
-            return response
+            return .response(response)
         }
         // 3. Which path.
         let target: RequestTarget
         do {
             target = try RequestTarget.parse(uri)
         } catch {
-            return errorResponse(.badRequest, error.reason)
+            return .response(errorResponse(.badRequest, error.reason))
         }
+        // 4. devserve's own endpoints.
         if uri.hasPrefix(Self.internalPrefix) {
-            return errorResponse(.notFound, "no such devserve endpoint")
+            return internalEndpoint(target, request: request)
         }
         if Self.hasHiddenSegment(target.segments) {
-            return notFound(request)
+            return .response(notFound(request))
         }
-        // 4. The file, the folder, a clean URL, the SPA fallback, or 404.
-        return resolve(target, request: request)
+        // 5. The file, the folder, a clean URL, the SPA fallback, or 404.
+        return .response(resolve(target, request: request))
     }
 
     func resolve(_ target: RequestTarget, request: HTTPRequest) -> Response {

@@ -48,6 +48,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var writesInFlight = 0
     /// A socket read held back until the client reads what we wrote.
     private var heldRead = false
+    /// The hub's id for this connection's waiting long poll, if one waits.
+    private var waitingPoll: Int?
 
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -76,6 +78,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
+        if let waitingPoll { responder.configuration.changeHub?.cancel(waitingPoll) }
+        waitingPoll = nil
         timer?.cancel()
         timer = nil
         pending = nil
@@ -130,7 +134,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         defer {
             if wrote, case .open = state { context.flush() }
         }
-        while case .open = state, context.channel.isWritable, var buffer = pending, buffer.readableBytes > 0 {
+        while case .open = state, waitingPoll == nil, context.channel.isWritable, var buffer = pending,
+            buffer.readableBytes > 0
+        {
             let outcome = buffer.withUnsafeReadableBytes { bytes in
                 HTTP1Parser.parse(bytes, from: scanned, scheme: scheme)
             }
@@ -157,7 +163,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 wrote = true
             }
         }
-        if case .open = state {
+        if case .open = state, waitingPoll == nil {
             // Idle until the next byte arrives; a partial head already left has its head timeout.
             arm(context, after: pending == nil ? limits.idleTimeout : limits.headTimeout)
         }
@@ -167,7 +173,29 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func respond(_ context: ChannelHandlerContext, to request: HTTPRequest) {
         let started = logRequests ? NIODeadline.now() : .uptimeNanoseconds(0)
-        let response = responder.respond(to: request)
+        switch responder.answer(request) {
+        case .response(let response):
+            send(context, response, for: request, started: started)
+        case .waitForChanges(let since):
+            guard let hub = responder.configuration.changeHub else { return }
+            // A long poll: nothing else on this connection is read or timed out until it is
+            // answered; if the client goes away first, the hub forgets it (channelInactive).
+            let (id, answer) = hub.wait(
+                since: since, on: context.eventLoop, timeout: responder.configuration.limits.pollTimeout)
+            waitingPoll = id
+            answer.assumeIsolated().whenComplete { [self] result in
+                waitingPoll = nil
+                guard case .open = state, case .success(let answer) = result else { return }
+                send(context, responder.pollResponse(answer, request: request), for: request, started: started)
+                context.flush()
+                processPending(context)
+            }
+        }
+    }
+
+    private func send(
+        _ context: ChannelHandlerContext, _ response: Response, for request: HTTPRequest, started: NIODeadline
+    ) {
         let keepAlive = request.keepAlive && !request.hasBody
         let connection: String? =
             keepAlive ? (request.isHTTP1_0 ? "keep-alive" : nil) : (request.isHTTP1_0 ? nil : "close")
@@ -299,8 +327,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case .open:
             break
         }
-        if writesInFlight > 0 {
-            // A download in progress is not idle.
+        if writesInFlight > 0 || waitingPoll != nil {
+            // A download in progress, or a long poll waiting, is not idle.
             arm(context, after: limits.idleTimeout)
             return
         }

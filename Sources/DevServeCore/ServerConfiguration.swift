@@ -16,8 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var protectedPaths: Set<String>
     /// One log line per request.
     public var logRequests: Bool
-    /// Live reload (watcher, injection, endpoint); accepted now, wired in by the live-reload part.
-    public var liveReload: Bool
+    /// Live reload: the change log the poll endpoint serves and the pages' script tag reports.
+    /// Nil with `--no-reload` (no endpoint, no injection).
+    public var changeHub: ChangeHub?
+    public var liveReload: Bool { changeHub != nil }
     public var limits: Limits
 
     public struct Limits: Sendable {
@@ -27,6 +29,8 @@ public struct ServerConfiguration: Sendable {
         public var headTimeout: TimeAmount = .seconds(10)
         /// Time an idle keep-alive connection is kept.
         public var idleTimeout: TimeAmount = .seconds(60)
+        /// How long a long poll waits for a change before answering 204.
+        public var pollTimeout: TimeAmount = .seconds(25)
         /// Open connections at most; past it the server stops accepting until one closes.
         public var maximumConnections = 4096
         /// Files up to this size are kept in memory (validated by stat on every request).
@@ -39,7 +43,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         root: String, addresses: [SocketAddress] = [], spa: Bool = false,
         extraHeaders: [(name: String, value: String)] = [], policy: RequestPolicy = RequestPolicy(),
-        protectedPaths: Set<String> = [], logRequests: Bool = false, liveReload: Bool = true,
+        protectedPaths: Set<String> = [], logRequests: Bool = false, changeHub: ChangeHub? = nil,
         limits: Limits = Limits()
     ) {
         self.root = root
@@ -49,7 +53,7 @@ public struct ServerConfiguration: Sendable {
         self.policy = policy
         self.protectedPaths = protectedPaths
         self.logRequests = logRequests
-        self.liveReload = liveReload
+        self.changeHub = changeHub
         self.limits = limits
     }
 }

@@ -1,0 +1,112 @@
+import NIOCore
+import NIOHTTP1
+
+/// devserve's own endpoints (`/__devserve/poll`, `/__devserve/client.js`) and the script tag
+/// injected into HTML pages.
+extension FileResponder {
+    func internalEndpoint(_ target: RequestTarget, request: HTTPRequest) -> Outcome {
+        guard let hub = configuration.changeHub else {
+            return .response(errorResponse(.notFound, "live reload is off (--no-reload)"))
+        }
+        switch target.path {
+        case LiveReload.clientPath:
+            return .response(clientScriptResponse(request))
+        case LiveReload.pollPath:
+            guard let query = LiveReload.PollQuery(target.query) else {
+                return .response(errorResponse(.badRequest, "since must be a whole number"))
+            }
+            // No parameters: where the server stands. Another boot: the server restarted.
+            guard let boot = query.boot, let since = query.since, boot == hub.boot else {
+                let restarted = query.boot != nil && query.boot != hub.boot
+                let body = LiveReload.json(boot: hub.boot, version: hub.version, restarted: restarted)
+                return .response(jsonResponse(body))
+            }
+            if let now = hub.answerNow(since: since) { return .response(pollResponse(now, request: request)) }
+            return .waitForChanges(since: since)
+        default:
+            return .response(errorResponse(.notFound, "no such devserve endpoint"))
+        }
+    }
+
+    /// The answer to a poll, once the hub has one.
+    public func pollResponse(_ answer: ChangeHub.Answer, request: HTTPRequest) -> Response {
+        var response: Response
+        switch answer {
+        case .nothingNew:
+            response = Response(status: .noContent)
+            response.headers.add(name: "Cache-Control", value: "no-store")
+        case .changes(let version, let changes, let full):
+            let boot = configuration.changeHub?.boot ?? ""
+            response = jsonResponse(LiveReload.json(boot: boot, version: version, changes: changes, full: full))
+        }
+        finish(&response, request: request)
+        return response
+    }
+
+    private func jsonResponse(_ body: String) -> Response {
+        let buffer = ByteBuffer(string: body)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        return Response(status: .ok, headers: headers, body: .bytes(buffer))
+    }
+
+    private func clientScriptResponse(_ request: HTTPRequest) -> Response {
+        let validators = Validators(etag: ClientScript.etag, lastModified: 0)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/javascript; charset=utf-8")
+        headers.add(name: "ETag", value: ClientScript.etag)
+        if request.ifNoneMatch.map({ Validators.list($0, contains: validators.etag, weak: true) }) == true {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers.add(name: "Content-Length", value: String(ClientScript.bytes.readableBytes))
+        return Response(status: .ok, headers: headers, body: .bytes(ClientScript.bytes))
+    }
+
+    /// Whether an HTML answer to `request` gets the live-reload script: a top-level load
+    /// (`Sec-Fetch-Dest: document`, or no such header), not a range, not too large.
+    func injectsReloadScript(into request: HTTPRequest, size: Int) -> Bool {
+        guard configuration.changeHub != nil, request.range == nil, size <= LiveReload.maximumInjectedBytes else {
+            return false
+        }
+        guard let destination = request.secFetchDest else { return true }
+        return destination.lowercased() == "document"
+    }
+
+    /// The ETag of a page with the script: it names the file and the client script, not the boot
+    /// or version, so a restart with unchanged files keeps it (how the client knows not to reload).
+    func injectedETag(_ validators: Validators) -> String {
+        String(validators.etag.dropLast()) + "-" + ClientScript.version + "\""
+    }
+
+    /// `html` with the script tag, and the headers that describe the injected bytes. The page is
+    /// `no-store`: its `data-version` must be current on every load, or a page revalidated from
+    /// cache would replay changes it already shows.
+    func injectedHTML(_ html: ByteBuffer, validators: Validators?, lastModifiedText: String?) -> Response {
+        let hub = configuration.changeHub
+        let tag = LiveReload.scriptTag(boot: hub?.boot ?? "", version: hub?.version ?? 0)
+        let body = LiveReload.inject(tag, into: html)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: MediaType.html)
+        if let validators { headers.add(name: "ETag", value: injectedETag(validators)) }
+        if let lastModifiedText { headers.add(name: "Last-Modified", value: lastModifiedText) }
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Cache-Control", value: "no-store")
+        return Response(status: .ok, headers: headers, body: .bytes(body))
+    }
+}
+
+/// The browser client, embedded in the binary from `Resources/client.js`.
+enum ClientScript {
+    static let bytes = ByteBuffer(bytes: PackageResources.client_js)
+    /// A short hash of the script, so pages' ETags change when it does.
+    static let version: String = {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in PackageResources.client_js {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return String(hash & 0xFFFF_FFFF, radix: 36)
+    }()
+    static let etag = "\"client-\(version)\""
+}

@@ -1,0 +1,124 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import DevServeCore
+
+@Suite struct ChangeHubTests {
+    let css = ChangeHub.Change(path: "/css/site.css", kind: "modified")
+    let page = ChangeHub.Change(path: "/index.html", kind: "modified")
+
+    @Test func versionsCountBatchesAndAnswersListEverythingSince() {
+        let hub = ChangeHub(boot: "b1")
+        #expect(hub.version == 0)
+        #expect(hub.answerNow(since: 0) == nil, "an up-to-date poll waits")
+        #expect(hub.publish([css]).version == 1)
+        #expect(hub.publish([page]).version == 2)
+        #expect(hub.answerNow(since: 0) == .changes(version: 2, changes: [css, page], full: false))
+        #expect(hub.answerNow(since: 1) == .changes(version: 2, changes: [page], full: false))
+        #expect(hub.answerNow(since: 2) == nil)
+    }
+
+    @Test func aPollOlderThanTheLogOrAFullBatchIsFull() {
+        let hub = ChangeHub(boot: "b1", capacity: 2)
+        hub.publish([css])
+        hub.publish([page])
+        hub.publish([css])  // the first change falls out of the log
+        #expect(hub.answerNow(since: 0) == .changes(version: 3, changes: [page, css], full: true))
+        #expect(hub.answerNow(since: 1) == .changes(version: 3, changes: [page, css], full: false))
+        hub.publish([], full: true)
+        #expect(hub.answerNow(since: 3) == .changes(version: 4, changes: [], full: true))
+        #expect(hub.answerNow(since: 4) == nil)
+    }
+
+    @Test func waitersAreToldByThePublishTheyWaitFor() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = ChangeHub(boot: "b1")
+        let waits = (0..<1000).map { _ in hub.wait(since: 0, on: group.next(), timeout: .seconds(30)) }
+        #expect(hub.waiting == 1000)
+        let told = hub.publish([css]).told
+        #expect(told == 1000)
+        #expect(hub.waiting == 0)
+        for wait in waits {
+            #expect(try await wait.answer.get() == .changes(version: 1, changes: [css], full: false))
+        }
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aWaitTimesOutWithNothingNewAndACancelledWaitIsForgotten() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = ChangeHub(boot: "b1")
+        let short = hub.wait(since: 0, on: group.next(), timeout: .milliseconds(50))
+        #expect(try await short.answer.get() == .nothingNew)
+        let gone = hub.wait(since: 0, on: group.next(), timeout: .seconds(30))
+        hub.cancel(gone.id)
+        #expect(hub.waiting == 0)
+        await #expect(throws: (any Error).self) { try await gone.answer.get() }
+        #expect(hub.publish([css]).told == 0)
+        try await group.shutdownGracefully()
+    }
+
+    @Test func closingAnswersEveryWaiter() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = ChangeHub(boot: "b1")
+        let wait = hub.wait(since: 0, on: group.next(), timeout: .seconds(30))
+        hub.close()
+        #expect(try await wait.answer.get() == .nothingNew)
+        #expect(try await hub.wait(since: 0, on: group.next(), timeout: .seconds(30)).answer.get() == .nothingNew)
+        try await group.shutdownGracefully()
+    }
+}
+
+@Suite struct LiveReloadTests {
+    let tag = LiveReload.scriptTag(boot: "b", version: 7)
+
+    func inject(_ html: String) -> String {
+        String(buffer: LiveReload.inject(tag, into: ByteBuffer(string: html)))
+    }
+
+    @Test func theTagCarriesBootAndVersion() {
+        #expect(tag == "<script src=\"/__devserve/client.js\" data-boot=\"b\" data-version=\"7\" defer></script>")
+    }
+
+    @Test(arguments: [
+        ("<html><head><title>x</title></head><body>hi</body></html>", "<title>x</title>"),
+        ("<HTML><HEAD></HEAD><BODY></BODY></HTML>", "<HEAD>"),
+        ("<html><Head ></Head ><body></body></html>", "<Head >"),
+    ])
+    func beforeTheFirstClosingHead(_ html: String, _ before: String) {
+        let result = inject(html)
+        let headClose = result.range(of: "</head", options: .caseInsensitive)
+        let tagAt = result.range(of: tag)
+        #expect(tagAt != nil && headClose != nil)
+        if let tagAt, let headClose { #expect(tagAt.upperBound == headClose.lowerBound) }
+        #expect(result.replacingOccurrences(of: tag, with: "") == html)
+    }
+
+    @Test func beforeBodyWithoutHeadAndAtTheEndWithNeither() {
+        #expect(inject("<body><p>x</p></BODY>") == "<body><p>x</p>\(tag)</BODY>")
+        #expect(inject("<p>fragment</p>") == "<p>fragment</p>\(tag)")
+        #expect(inject("") == tag)
+        #expect(inject("<headline></headline>") == "<headline></headline>\(tag)", "</headline> is not </head>")
+        #expect(inject("<head></head><head></head>") == "<head>\(tag)</head><head></head>")
+    }
+
+    @Test func pollQueries() {
+        #expect(LiveReload.PollQuery(nil) == LiveReload.PollQuery(""))
+        let query = LiveReload.PollQuery("boot=abc&since=12")
+        #expect(query?.boot == "abc" && query?.since == 12)
+        #expect(LiveReload.PollQuery("since=x") == nil)
+        #expect(LiveReload.PollQuery("since=-1") == nil)
+        #expect(LiveReload.PollQuery("other=1&since=3")?.since == 3)
+    }
+
+    @Test func jsonEscapesPaths() {
+        let json = LiveReload.json(
+            boot: "b", version: 2, changes: [.init(path: "/a\"b\\c\n.css", kind: "deleted")], full: false)
+        #expect(
+            json == #"{"boot":"b","version":2,"changes":[{"path":"/a\"b\\c\n.css","kind":"deleted"}],"full":false}"#)
+        #expect(
+            LiveReload.json(boot: "b", version: 0, restarted: true) == #"{"boot":"b","version":0,"restarted":true}"#)
+        #expect(LiveReload.quote("\u{1}") == #""\u0001""#)
+    }
+}
