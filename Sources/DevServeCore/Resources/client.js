@@ -37,7 +37,7 @@
   const LOCK = "devserve-poll";
   const CHANNEL = "devserve";
   const MAX_DELAY = 2000;
-  const SAVED = "devserve:" + location.href; // sessionStorage key: scroll position across a reload
+  const SAVED = "devserve:" + location.href; // sessionStorage: where this tab was when it left
   const OLD = "data-devserve-old"; // marks a stylesheet element that is being replaced
 
   const log = (message) => console.log("[devserve] " + message);
@@ -52,6 +52,7 @@
     queue: Promise.resolve(), // answers are applied one at a time, in order
     run: null, // the current run: { active, abort, channel, wake }
     reloading: false,
+    replacing: new WeakMap(), // a stylesheet element still loading -> the one it replaces
   };
 
   // ---- Start, stop, bfcache ----------------------------------------------------------------
@@ -101,8 +102,9 @@
         const since = state.version;
         const started = Date.now();
         const response = await request(run, pollURL(boot, since));
+        const ok = response && response.status === 200;
+        const body = ok ? await response.json().catch(() => null) : null;
         if (!run.active) break;
-        const body = response && response.status === 200 ? await response.json().catch(() => null) : null;
         if (body && typeof body === "object") {
           const notice = { type: "notice", since, body };
           if (shared && run.channel) run.channel.postMessage(notice);
@@ -119,7 +121,7 @@
           delay = 100;
           continue;
         }
-        if (!lost && !body) {
+        if (!lost && !answered) {
           log(response ? `poll answered ${response.status}; retrying` : "connection lost; retrying");
           lost = true;
         }
@@ -135,9 +137,9 @@
     return boot === null ? POLL : `${POLL}?boot=${encodeURIComponent(boot)}&since=${since}`;
   }
 
-  // A fetch that resolves to the Response, or null on a network error or abort.
+  // A fetch that resolves to the Response, or null on a network error or abort (of `run`).
   function request(run, url, init) {
-    const options = { cache: "no-store", credentials: "same-origin", signal: run.abort.signal };
+    const options = { cache: "no-store", credentials: "same-origin", signal: run && run.abort.signal };
     return fetch(url, Object.assign(options, init)).catch(() => null);
   }
 
@@ -259,7 +261,8 @@
   }
 
   function list(items) {
-    return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
+    if (items.length <= 3) return items.join(", ");
+    return `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
   }
 
   // ---- Which files this page uses ----------------------------------------------------------
@@ -295,9 +298,9 @@
     try {
       for (const entry of performance.getEntriesByType("resource")) addPath(used, entry.name);
     } catch (_) {}
-    // What the DOM references now, in case the timing buffer (250 entries) overflowed.
-    const selector =
-      "script[src], img[src], iframe[src], source[src], video[src], audio[src], embed[src], link[href]";
+    // What the DOM references now, for entries from before the client started that the
+    // timing buffer (250 entries) dropped.
+    const selector = "script[src], img[src], iframe[src], source[src], video[src], audio[src], link[href]";
     for (const element of document.querySelectorAll(selector)) {
       if (element.localName !== "link") addPath(used, element.src);
       else if (/stylesheet|icon|preload|manifest/i.test(element.rel)) addPath(used, element.href);
@@ -314,11 +317,11 @@
     return false;
   }
 
+  // Observers see every resource entry, also past the timing buffer's 250.
   function watchResources() {
-    const add = (entry) => addPath(state.resources, entry.name);
     try {
-      performance.getEntriesByType("resource").forEach(add);
-      new PerformanceObserver((entries) => entries.getEntries().forEach(add)).observe({ type: "resource", buffered: true });
+      const add = (entries) => entries.getEntries().forEach((entry) => addPath(state.resources, entry.name));
+      new PerformanceObserver(add).observe({ type: "resource", buffered: true });
     } catch (_) {}
   }
 
@@ -373,7 +376,7 @@
     let swapped = 0;
     for (const link of document.querySelectorAll("link[href]")) {
       if (!/(^|\s)stylesheet(\s|$)/i.test(link.rel) || link.hasAttribute(OLD)) continue;
-      if (localPath(link.href) === path || imports(link.sheet, path, 0)) {
+      if (localPath(link.href) === path || imports(sheetOf(link), path, 0)) {
         const clone = link.cloneNode(false);
         clone.href = bust(link.href, version);
         clone.removeAttribute("integrity"); // the content changed
@@ -382,7 +385,7 @@
       }
     }
     for (const style of document.querySelectorAll("style")) {
-      if (style.hasAttribute(OLD) || !imports(style.sheet, path, 0)) continue;
+      if (style.hasAttribute(OLD) || !imports(sheetOf(style), path, 0)) continue;
       const clone = style.cloneNode(false);
       clone.textContent = style.textContent.replace(
         /(@import\s+(?:url\(\s*)?)(["']?)([^"')\s;]+)\2/gi,
@@ -392,6 +395,12 @@
       swapped += 1;
     }
     return swapped;
+  }
+
+  // An element's sheet; while a replacement is still loading, the sheet of the one it replaces.
+  function sheetOf(element) {
+    const old = state.replacing.get(element);
+    return old && old.isConnected ? old.sheet : element.sheet;
   }
 
   // Whether `sheet` @imports `path`, directly or through other imports it can read.
@@ -431,6 +440,7 @@
   // page is never without the styles.
   function replaceWhenLoaded(old, fresh) {
     old.setAttribute(OLD, "");
+    state.replacing.set(fresh, old);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -449,28 +459,47 @@
     if (state.reloading) return;
     state.reloading = true;
     log("reload: " + reason);
-    try {
-      const saved = { x: scrollX, y: scrollY, boot: state.boot, version: state.version, time: Date.now() };
-      sessionStorage.setItem(SAVED, JSON.stringify(saved));
-    } catch (_) {}
+    remember(true);
     stop(); // a poller hands the lock to another tab at once
     location.reload();
   }
 
-  function restoreScroll() {
+  // Notes where this tab was (for the page that comes next in it): scroll position and version.
+  function remember(reloading) {
+    try {
+      const { boot, version } = state;
+      const saved = { reloading, x: scrollX, y: scrollY, boot, version, time: Date.now() };
+      sessionStorage.setItem(SAVED, JSON.stringify(saved));
+    } catch (_) {}
+  }
+
+  function resume() {
     let saved = null;
     try {
       saved = JSON.parse(sessionStorage.getItem(SAVED));
       sessionStorage.removeItem(SAVED);
     } catch (_) {}
-    if (!saved || typeof saved !== "object" || !(Date.now() - saved.time < 60000)) return;
-    // A page older than what this tab had applied (served from a cache): start from there.
-    if (state.boot !== null && saved.boot === state.boot && toVersion(saved.version) > state.version) {
-      adopt(state.boot, toVersion(saved.version));
+    if (!saved || typeof saved !== "object" || state.boot === null || saved.boot !== state.boot) return;
+    const version = toVersion(saved.version);
+    if (saved.reloading && Date.now() - saved.time < 60000) {
+      // A page older than what this tab had applied (served from a cache): start from there.
+      if (version > state.version) adopt(state.boot, version);
+      const scroll = () => window.scrollTo(Number(saved.x) || 0, Number(saved.y) || 0);
+      if (document.readyState === "complete") scroll();
+      else window.addEventListener("load", scroll, { once: true });
+    } else if (version !== null && version < state.version && navigationType() === "back_forward") {
+      // Back/Forward takes subresources from the cache even when stale: replay what changed
+      // since this tab left the page, so stale styles are swapped and stale scripts reloaded.
+      state.version = version;
     }
-    const scroll = () => window.scrollTo(Number(saved.x) || 0, Number(saved.y) || 0);
-    if (document.readyState === "complete") scroll();
-    else window.addEventListener("load", scroll, { once: true });
+  }
+
+  function navigationType() {
+    try {
+      return performance.getEntriesByType("navigation")[0].type;
+    } catch (_) {
+      return "";
+    }
   }
 
   // ---- Boot ------------------------------------------------------------------------------------
@@ -482,11 +511,14 @@
       state.boot = boot;
       state.version = version;
     }
-    restoreScroll();
+    resume();
     watchResources();
-    start();
     state.baseline = fingerprint();
-    addEventListener("pagehide", stop);
+    start();
+    addEventListener("pagehide", () => {
+      if (!state.reloading) remember(false);
+      stop();
+    });
     addEventListener("pageshow", (event) => {
       if (event.persisted && !state.reloading) start(); // back from the bfcache
     });
@@ -496,7 +528,9 @@
       wake(run); // a poller backing off retries now
       if (run.channel) run.channel.postMessage({ type: "wake" });
     };
-    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && nudge());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") nudge();
+    });
     addEventListener("online", nudge);
   } catch (error) {
     log("error: " + error);
