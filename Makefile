@@ -10,7 +10,8 @@ BIN         = .build/$(CONFIG)/devserve
 # System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
 # tests and benchmarks drive it with.
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
-TEST_PACKAGES  = util-linux
+# The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3).
+TEST_PACKAGES  = util-linux chromium chromium-driver python3-selenium
 BENCH_PACKAGES = wrk nginx-light lighttpd curl procps
 
 .PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
@@ -67,6 +68,7 @@ dev: build
 test: test-deps format-check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+	/usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve
 
 format:
 	$(SWIFT) format format --in-place --recursive --parallel Package.swift Sources Tests

@@ -35,6 +35,7 @@ let package = Package(
             name: "DevServeCLI",
             dependencies: [
                 "DevServeCore",
+                "DevServeWatcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -61,6 +62,20 @@ let package = Package(
         .testTarget(
             name: "DevServeCLITests",
             dependencies: ["DevServeCLI", "devserve"],
+            swiftSettings: strict
+        ),
+        // libinotifytools (libinotifytools0-dev; no pkg-config file on Debian): a module map that
+        // links it by name and a shim header.
+        .systemLibrary(name: "CInotifyTools", path: "Sources/CInotifyTools"),
+        // The file watcher: the only code calling inotifytools_*, on its own thread. No NIO.
+        .target(
+            name: "DevServeWatcher",
+            dependencies: ["CInotifyTools", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DevServeWatcherTests",
+            dependencies: ["DevServeWatcher", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ]

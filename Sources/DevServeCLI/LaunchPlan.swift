@@ -13,6 +13,10 @@ public struct LaunchPlan: Sendable {
     public var port: Server.PortChoice
     /// Listening on the default loopback pair (so a missing ::1 may be skipped).
     public var isDefaultHosts: Bool
+    /// Folders the watcher watches: the root, then each `--watch` folder (real paths).
+    public var watchRoots: [String]
+    public var ignoreGlobs: [String]
+    public var forcePolling: Bool
 
     public static let defaultPort = 8080
     /// How many ports from 8080 are tried when the default port is busy.
@@ -21,6 +25,14 @@ public struct LaunchPlan: Sendable {
     public init(options: ServeCommand, workingDirectory: String? = nil) throws {
         let cwd = workingDirectory ?? Self.currentDirectory()
         let root = try Self.resolveRoot(options.root, cwd: cwd)
+        var watchRoots = [root]
+        for folder in options.watch {
+            let real = try Self.resolveRoot(folder, cwd: cwd)
+            if !watchRoots.contains(real) { watchRoots.append(real) }
+        }
+        self.watchRoots = options.noReload ? [] : watchRoots
+        ignoreGlobs = options.ignore
+        forcePolling = options.poll
 
         if options.lan {
             listenHosts = ["0.0.0.0", "::"]

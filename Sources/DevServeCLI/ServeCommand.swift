@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevServeCore
+import DevServeWatcher
 import Dispatch
 import Logging
 
@@ -35,6 +36,21 @@ public struct ServeCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-reload"), help: "A plain static server: no file watcher, no script injection.")
     public var noReload = false
+
+    @Option(
+        name: .customLong("watch"),
+        help: ArgumentHelp("Also reload pages when this folder changes (repeatable).", valueName: "dir"))
+    public var watch: [String] = []
+
+    @Option(
+        name: .customLong("ignore"),
+        help: ArgumentHelp(
+            "Changes the watcher ignores (repeatable), on top of .git, node_modules and editor temp files.",
+            valueName: "glob"))
+    public var ignore: [String] = []
+
+    @Flag(help: "Watch by polling instead of inotify (network mounts, WSL).")
+    public var poll = false
 
     @Flag(help: "Serve /index.html for unknown extension-less paths that accept HTML (single-page apps).")
     public var spa = false
@@ -87,6 +103,9 @@ public struct ServeCommand: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) {
             throw ValidationError("--port \(port) is not a port number: use 1 to 65535, or 0 for any free port.")
         }
+        if noReload && (!watch.isEmpty || !ignore.isEmpty || poll) {
+            throw ValidationError("--watch, --ignore and --poll need live reload: drop --no-reload or them.")
+        }
         if quiet && verbose {
             throw ValidationError("--quiet and --verbose contradict each other: pass one of them.")
         }
@@ -125,18 +144,43 @@ public struct ServeCommand: AsyncParsableCommand {
         if case .preferred(let wanted, _) = plan.port, server.port != wanted {
             Console.write("Port \(wanted) is in use; serving on port \(server.port) instead.\n")
         }
+        // Live reload: the watcher starts after the server listens and sets its watches on its
+        // own thread, so the first page is served at once however large the tree.
+        let hub = plan.configuration.changeHub
+        var watcher: Watcher?
+        if let hub {
+            let notifier = ReloadNotifier(root: plan.configuration.root, hub: hub, logger: logger)
+            var options = Watcher.Options()
+            options.forcePolling = plan.forcePolling
+            let started = try Watcher(
+                roots: plan.watchRoots, ignore: IgnoreRules(globs: plan.ignoreGlobs), options: options,
+                logger: logger, onBatch: { notifier.deliver($0) })
+            started.start()
+            watcher = started
+        }
         let banner = StartupBanner(
             root: plan.configuration.root, addresses: server.boundAddresses, lan: lan,
-            liveReload: !noReload, tls: false)
+            liveReload: hub == nil ? .off : (plan.forcePolling ? .polling : .on),
+            extraWatched: plan.watchRoots.count - 1,
+            tls: false)
         Console.write(banner.text)
         if open, let url = banner.primaryURL {
             BrowserOpener.open(url, logger: logger)
         }
-        // Serve until SIGINT or SIGTERM, then stop once: listeners, connections, event loops.
+        // SIGHUP reloads every page; SIGINT or SIGTERM stop once: waiting polls answered, the
+        // watcher joined, then listeners, connections and event loops.
+        let reloadAll = SignalWatcher(signals: [SIGHUP]) {
+            guard let hub else { return }
+            let told = hub.publish([], full: true).told
+            logger.info("reload: everything (SIGHUP) → \(told) waiting client\(told == 1 ? "" : "s") told")
+        }
         let (stopRequests, stop) = AsyncStream<Void>.makeStream()
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { stop.yield() }
         for await _ in stopRequests { break }
         signals.cancel()
+        reloadAll.cancel()
+        hub?.close()
+        watcher?.stop()
         await server.shutdown()
     }
 }

@@ -1,11 +1,16 @@
 import NIOCore
 
 /// The block printed once listening: the root, every URL, and what is on.
+enum LiveReloadMode {
+    case on, polling, off
+}
+
 struct StartupBanner {
     var root: String
     var addresses: [SocketAddress]
     var lan: Bool
-    var liveReload: Bool
+    var liveReload: LiveReloadMode
+    var extraWatched = 0
     var tls: Bool
     var networkAddresses: [String] = StartupBanner.lanAddresses()
 
@@ -42,7 +47,13 @@ struct StartupBanner {
     var text: String {
         var text = "devserve \(DevServeCommand.version) serving \(root)\n"
         for url in urls { text += "  \(url)\n" }
-        let reload = liveReload ? "not available in this build yet" : "off (--no-reload)"
+        let extra = extraWatched > 0 ? " + \(extraWatched) --watch folder\(extraWatched == 1 ? "" : "s")" : ""
+        let reload: String
+        switch liveReload {
+        case .on: reload = "on" + extra
+        case .polling: reload = "on, polling (--poll)" + extra
+        case .off: reload = "off (--no-reload)"
+        }
         text += "  live reload: \(reload) · HTTPS: \(tls ? "on" : "off") · Ctrl-C stops\n"
         return text
     }

@@ -1,0 +1,241 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Everything the watcher thread knows, used from that thread only: the folders it tracks (by
+/// inotify watch or by polling), the coalescer and the content digests.
+///
+/// Why it tracks the names in each folder: inotify says IN_MOVED_TO both for a new file moved in
+/// and for an editor's save by rename over an existing file; only knowing what was there tells
+/// `created` from `modified`. The same listing is what a polled folder is compared against.
+final class WatchEngine {
+    /// What the engine is made from; crosses from the caller's thread to the watcher thread.
+    struct Configuration: Sendable {
+        var roots: [String]
+        var ignore: IgnoreRules
+        var options: Watcher.Options
+        var logger: Logger
+        var onBatch: @Sendable (ChangeBatch) -> Void
+    }
+
+    struct Folder {
+        /// Index into `roots`.
+        var root: Int
+        /// The inotify watch, or nil when the folder is polled.
+        var watch: Int32?
+        /// Name to is-a-folder, for names not ignored.
+        var entries: [String: Bool] = [:]
+        /// Polled folders only: each entry's lstat at the last scan.
+        var stamps: [String: FileSystem.Stamp] = [:]
+    }
+
+    typealias Instant = ContinuousClock.Instant
+
+    let configuration: Configuration
+    var roots: [String] { configuration.roots }
+    var logger: Logger { configuration.logger }
+    let clock = ContinuousClock()
+
+    var inotify: Inotify?
+    var folders: [String: Folder] = [:]
+    var folderByWatch: [Int32: String] = [:]
+    var polledFolders: Set<String> = []
+    var nextPoll: Instant?
+    var coalescer: Coalescer<Instant>
+    var hashes = ContentHashes()
+    /// Folders forgotten since the last batch, whose files' digests go with the batch.
+    var forgottenFolders: Set<String> = []
+    var needsResync = false
+    var watchCount = 0
+    var warnedOutOfWatches = false
+
+    init(_ configuration: Configuration) {
+        self.configuration = configuration
+        let options = configuration.options
+        self.coalescer = Coalescer(
+            quiet: options.quiet, maximumDelay: options.maximumDelay, burstLimit: options.burstLimit)
+    }
+
+    // MARK: Setting up
+
+    /// Opens inotify (unless polling is forced) and tracks every root. Events that happen
+    /// meanwhile wait in the kernel's queue.
+    func setUp() {
+        let started = clock.now
+        if !configuration.options.forcePolling {
+            switch Inotify.open() {
+            case .success(let inotify):
+                self.inotify = inotify
+            case .failure(let failure):
+                let interval = configuration.options.pollInterval
+                logger.warning("\(WatcherNotice.cannotStartInotify(failure, pollInterval: interval))")
+            }
+        }
+        for (index, root) in roots.enumerated() {
+            addTree(root, root: index, report: false, at: started)
+        }
+        schedulePolling(after: clock.now)
+        logger.debug(
+            "Watching folders for live reload",
+            metadata: [
+                "watcher.folders": "\(folders.count)",
+                "watcher.polled": "\(polledFolders.count)",
+                "watcher.setup_ms": "\(Self.milliseconds(clock.now - started))",
+            ])
+        configuration.options.onReadyForTesting?()
+    }
+
+    /// Closes inotify; the engine is not used after this.
+    func tearDown() {
+        inotify?.close()
+        inotify = nil
+    }
+
+    /// Tracks `path` and every folder below it that is not ignored: watches each folder first,
+    /// then lists it, so a file created meanwhile is seen by the listing or by its event (both is
+    /// fine: the coalescer merges them). With `report`, everything found is `created`.
+    func addTree(_ path: String, root: Int, report: Bool, at now: Instant) {
+        var stack = [path]
+        while let folder = stack.popLast() {
+            guard folders[folder] == nil else { continue }
+            var record = Folder(root: root)
+            var polled = false
+            if inotify != nil {
+                switch watch(folder) {
+                case .success(let watch):
+                    if let other = folderByWatch[watch], other != folder {
+                        // The kernel answers with the watch the folder already has. Still there
+                        // under the other name (a bind mount): tracked there already. Gone from
+                        // there: it was moved here without a watched parent to say so.
+                        if FileSystem.isFolder(other) { continue }
+                        forget(other, unwatch: false)
+                    }
+                    record.watch = watch
+                    folderByWatch[watch] = folder
+                case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
+                    continue
+                case .failure(let error) where error.code == ENOSPC:
+                    warnOutOfWatches(folder)
+                    polled = true
+                case .failure(let error):
+                    logger.warning("\(WatcherNotice.cannotWatch(folder: folder, errno: error.code))")
+                    polled = true
+                }
+            } else {
+                polled = true
+            }
+            switch FileSystem.entries(of: folder) {
+            case .success(let entries):
+                for entry in entries {
+                    let child = Self.join(folder, entry.name)
+                    guard !isIgnored(child, root: root) else { continue }
+                    record.entries[entry.name] = entry.isFolder
+                    if polled, let stamp = FileSystem.stamp(child) { record.stamps[entry.name] = stamp }
+                    if report { coalescer.record(.created, child, at: now) }
+                    if entry.isFolder { stack.append(child) }
+                }
+            case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
+                if let watch = record.watch {
+                    folderByWatch[watch] = nil
+                    inotify?.unwatch(watch)
+                }
+                continue
+            case .failure(let error):
+                logger.warning("\(WatcherNotice.cannotList(folder: folder, errno: error.code))")
+            }
+            folders[folder] = record
+            if polled { polledFolders.insert(folder) }
+        }
+        if nextPoll == nil && !polledFolders.isEmpty { schedulePolling(after: clock.now) }
+    }
+
+    private func watch(_ folder: String) -> Result<Int32, Errno> {
+        guard let inotify else { return .failure(Errno(ENOSYS)) }
+        if let limit = configuration.options.watchLimitForTesting, watchCount >= limit {
+            return .failure(Errno(ENOSPC))
+        }
+        let result = inotify.watch(folder: folder)
+        if case .success = result { watchCount += 1 }
+        return result
+    }
+
+    private func warnOutOfWatches(_ folder: String) {
+        guard !warnedOutOfWatches else { return }
+        warnedOutOfWatches = true
+        let notice = WatcherNotice.outOfWatches(
+            limit: inotify?.maximumUserWatches(), pollInterval: configuration.options.pollInterval)
+        logger.warning("\(notice)", metadata: ["watcher.folder": "\(folder)"])
+    }
+
+    /// Stops tracking `path` and the folders below it. `unwatch` removes live inotify watches (a
+    /// folder moved away); watches the kernel already dropped (a deleted folder) are just
+    /// forgotten.
+    func forget(_ path: String, unwatch: Bool) {
+        guard let record = folders.removeValue(forKey: path) else { return }
+        polledFolders.remove(path)
+        forgottenFolders.insert(path)
+        if let watch = record.watch {
+            folderByWatch[watch] = nil
+            if unwatch { inotify?.unwatch(watch) }
+        }
+        for (name, isFolder) in record.entries where isFolder {
+            forget(Self.join(path, name), unwatch: unwatch)
+        }
+    }
+
+    func isRoot(_ path: String) -> Bool {
+        roots.contains(path)
+    }
+
+    func isIgnored(_ path: String, root: Int) -> Bool {
+        let base = roots[root]
+        let relative = base == "/" ? path.dropFirst() : path.dropFirst(base.count + 1)
+        return configuration.ignore.isIgnored(String(relative))
+    }
+
+    // MARK: Publishing
+
+    /// Publishes the open batch if it is due: the coalescer's net changes, less the saves whose
+    /// content did not change. Nothing is published when nothing is left.
+    func publishIfDue(at now: Instant) {
+        guard let batch = coalescer.takeIfDue(at: now) else { return }
+        hashes.forget(folders: forgottenFolders)
+        forgottenFolders.removeAll()
+        let filtered = hashes.filter(batch)
+        guard filtered.full || !filtered.changes.isEmpty else { return }
+        configuration.onBatch(filtered)
+    }
+
+    /// When the thread must wake next: the batch's deadline or the next poll.
+    var nextDeadline: Instant? {
+        switch (coalescer.deadline, nextPoll) {
+        case (let batch?, let poll?): return min(batch, poll)
+        case (let batch?, nil): return batch
+        case (nil, let poll?): return poll
+        case (nil, nil): return nil
+        }
+    }
+
+    func schedulePolling(after now: Instant) {
+        nextPoll = polledFolders.isEmpty ? nil : now.advanced(by: configuration.options.pollInterval)
+    }
+
+    // MARK: Helpers
+
+    static func join(_ folder: String, _ name: String) -> String {
+        folder == "/" ? "/" + name : folder + "/" + name
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Used on the watcher thread only.
+@available(*, unavailable)
+extension WatchEngine: Sendable {}

@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""devserve's browser suite: live reload checked in real headless Chromium.
+
+    /usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve [--tls]
+
+Makes a temporary site, starts devserve on it (`--port 0`, the port read from its start-up block),
+drives Debian's chromium through chromedriver (python3-selenium) and checks that
+  a. an HTML save reloads the page;
+  b. a CSS save changes the computed style without a reload;
+  c. a tab on a page that does not use the saved file is left alone;
+  d. the scroll position survives a reload;
+  e. ten tabs on one origin all get a CSS change, and an eleventh still loads (one shared poll:
+     over HTTP/1.1 Chromium opens at most six connections per host);
+  f. a server restart with unchanged files does not reload the tab, and later saves still arrive.
+Every wait is bounded (about 5 s). Prints one line per check, then `browser: N passed, M failed`;
+exits 1 when a check failed, 2 when the suite could not run.
+"""
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+WAIT = 5.0  # seconds, for every wait on the browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+# A page "reloaded" when the marker set before a save is gone; it was "left alone" when it is not.
+SET_MARKER = "window.__marker = 1;"
+MARKER = "return window.__marker === 1;"
+# What the client has applied: it keeps its script tag's data-boot and data-version current.
+CLIENT_STATE = """
+const s = document.querySelector('script[src^="/__devserve/client.js"]');
+return s ? [s.dataset.boot, Number(s.dataset.version)] : null;
+"""
+COLOR = "return getComputedStyle(document.body).color;"
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    webdriver = None
+
+
+class CheckFailed(Exception):
+    pass
+
+
+# ---- The site -----------------------------------------------------------------------------------
+
+
+def page(title, body, head=""):
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+        f"{head}</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def index_html(heading):
+    return page(
+        "Home",
+        f'<h1 id="title">{heading}</h1>\n<p><a href="/other.html">Other</a></p>\n<script src="/js/app.js"></script>',
+        '<link rel="stylesheet" href="/css/site.css">\n',
+    )
+
+
+def long_html(heading):
+    # The page turns the browser's own scroll restoration off, so only devserve's client can
+    # bring the position back.
+    paragraphs = "\n".join(f"<p>Paragraph {i}: some text to scroll past.</p>" for i in range(400))
+    return page(
+        "Long",
+        f'<h1 id="title">{heading}</h1>\n{paragraphs}',
+        '<link rel="stylesheet" href="/css/site.css">\n<script>history.scrollRestoration = "manual";</script>\n',
+    )
+
+
+def css(color):
+    return f"body {{ color: {color}; font-family: sans-serif; }}\n"
+
+
+def make_site(site):
+    files = {
+        "index.html": index_html("Home v1"),
+        "other.html": page("Other", '<h1 id="title">Other</h1>', '<link rel="stylesheet" href="/css/other.css">\n'),
+        "long.html": long_html("Long v1"),
+        "css/site.css": css("rgb(1, 2, 3)"),
+        "css/other.css": "h1 { font-style: italic; }\n",
+        "js/app.js": "window.appLoaded = true;\n",
+    }
+    for name, text in files.items():
+        save(site, name, text)
+
+
+def save(site, name, text):
+    """An editor's save: write the file and close it."""
+    path = os.path.join(site, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# ---- The server ---------------------------------------------------------------------------------
+
+
+class Server:
+    URL = re.compile(r"(https?)://(?:127\.0\.0\.1|localhost|\[::1\]):(\d+)/")
+
+    def __init__(self, binary, site, workdir, tls):
+        self.binary, self.site, self.workdir, self.tls = binary, site, workdir, tls
+        self.process = None
+        self.port = 0
+        self.scheme = "https" if tls else "http"
+        self.output = collections.deque(maxlen=300)
+
+    @property
+    def base(self):
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self, port=0, timeout=10.0):
+        command = [self.binary, self.site, "--port", str(port)] + (["--tls"] if self.tls else [])
+        # The local CA and certificates go to the temporary folder, not the user's.
+        env = dict(os.environ, XDG_DATA_HOME=os.path.join(self.workdir, "xdg"))
+        self.process = subprocess.Popen(
+            command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        )
+        found = threading.Event()
+
+        def drain(process):
+            for line in process.stdout:  # read to the end, so the server never blocks on a full pipe
+                self.output.append(line.rstrip("\n"))
+                match = self.URL.search(line)
+                if match and not found.is_set():
+                    self.scheme, self.port = match.group(1), int(match.group(2))
+                    found.set()
+
+        threading.Thread(target=drain, args=(self.process,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not found.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"devserve did not print its URL: {' '.join(command)}\n" + self.tail())
+
+    def stop(self):
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self):
+        """Stops devserve and starts it again on the same port (retried while the port frees)."""
+        port = self.port
+        self.stop()
+        for attempt in range(20):
+            try:
+                self.start(port=port)
+                if self.port == port:
+                    return
+                raise RuntimeError(f"devserve came back on port {self.port}, not {port}")
+            except RuntimeError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1)
+
+    def tail(self, lines=25):
+        return "\n".join(list(self.output)[-lines:])
+
+
+# ---- The browser --------------------------------------------------------------------------------
+
+
+def start_browser(profile, tls):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}", "--window-size=1200,800", "--no-first-run",
+        "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
+    ):
+        options.add_argument(argument)
+    if tls:
+        options.add_argument("--ignore-certificate-errors")  # the suite's CA is not installed
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT * 2)
+    driver.set_script_timeout(WAIT)
+    return driver
+
+
+def wait_for(driver, condition, what, timeout=WAIT):
+    """Polls `condition(driver)` until it is truthy; scripts that fail mid-navigation are retried."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            condition
+        )
+    except TimeoutException:
+        raise CheckFailed(f"timed out after {timeout:.0f} s waiting for {what}") from None
+
+
+def script(source, *args):
+    return lambda driver: driver.execute_script(source, *args)
+
+
+def reloaded_with(heading):
+    """A condition: the page reloaded (no marker), finished loading, and shows `heading`."""
+    return script(
+        "return window.__marker === undefined && document.readyState === 'complete'"
+        " && document.getElementById('title').textContent === arguments[0];",
+        heading,
+    )
+
+
+def client_state(driver):
+    return driver.execute_script(CLIENT_STATE)
+
+
+def load(driver, url):
+    """Navigates the current tab and waits until devserve's client is on the page."""
+    try:
+        driver.get(url)
+    except TimeoutException:
+        raise CheckFailed(f"{url} did not load within {driver.timeouts.page_load:.0f} s") from None
+    wait_for(driver, lambda d: client_state(d) is not None, f"the live-reload script in {url}")
+
+
+def new_tab(driver, url):
+    driver.switch_to.new_window("tab")
+    load(driver, url)
+    return driver.current_window_handle
+
+
+def expect(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+# ---- The checks ---------------------------------------------------------------------------------
+
+
+class Suite:
+    def __init__(self, driver, server, site):
+        self.driver, self.server, self.site = driver, server, site
+        self.home = driver.current_window_handle
+        self.colors = iter(f"rgb({10 * i}, {100 + i}, {200 - i})" for i in range(1, 20))
+
+    def url(self, path):
+        return self.server.base + path
+
+    def reset(self):
+        """Leaves one tab, on about:blank, between checks."""
+        for handle in self.driver.window_handles:
+            if handle != self.home:
+                self.driver.switch_to.window(handle)
+                self.driver.close()
+        self.driver.switch_to.window(self.home)
+        self.driver.get("about:blank")
+
+    def save_css(self):
+        color = next(self.colors)
+        save(self.site, "css/site.css", css(color))
+        return color
+
+    def html_save_reloads(self):
+        """a. An HTML save reloads the page."""
+        d = self.driver
+        load(d, self.url("/"))
+        d.execute_script(SET_MARKER)
+        save(self.site, "index.html", index_html("Home v2"))
+        wait_for(d, reloaded_with("Home v2"), "the page to reload and show 'Home v2'")
+
+    def css_save_swaps(self):
+        """b. A CSS save changes the computed style without a reload."""
+        d = self.driver
+        load(d, self.url("/"))
+        d.execute_script(SET_MARKER)
+        color = self.save_css()
+        wait_for(d, lambda d: d.execute_script(COLOR) == color, f"body color {color}")
+        expect(d.execute_script(MARKER), "the page reloaded (the marker is gone)")
+        links = "return document.querySelectorAll('link[rel=stylesheet]').length;"
+        wait_for(d, lambda d: d.execute_script(links) == 1, "the old stylesheet to be removed")
+
+    def other_tab_left_alone(self):
+        """c. A tab on a page that does not use the saved file is left alone."""
+        d = self.driver
+        load(d, self.url("/other.html"))
+        other = d.current_window_handle
+        d.execute_script(SET_MARKER)
+        home = new_tab(d, self.url("/"))
+        d.execute_script(SET_MARKER)
+        save(self.site, "index.html", index_html("Home v3"))
+        wait_for(d, reloaded_with("Home v3"), "index.html's tab to reload and show 'Home v3'")
+        version = wait_for(d, client_state, "the reloaded page's client")[1]
+        d.switch_to.window(other)
+        wait_for(d, lambda d: client_state(d)[1] >= version, f"other.html's client to hear version {version}")
+        expect(d.execute_script(MARKER), "other.html reloaded though it does not use index.html")
+        d.switch_to.window(home)
+
+    def scroll_survives_reload(self):
+        """d. The scroll position survives a reload."""
+        d = self.driver
+        load(d, self.url("/long.html"))
+        d.execute_script("window.scrollTo(0, 3000);")
+        wait_for(d, script("return Math.round(window.scrollY) === 3000;"), "the page to scroll to 3000")
+        d.execute_script(SET_MARKER)
+        save(self.site, "long.html", long_html("Long v2"))
+        wait_for(d, reloaded_with("Long v2"), "long.html to reload and show 'Long v2'")
+        try:
+            wait_for(d, script("return Math.abs(window.scrollY - 3000) <= 1;"), "the scroll position 3000")
+        except CheckFailed:
+            raise CheckFailed(f"after the reload scrollY is {d.execute_script('return window.scrollY;')}, not 3000")
+
+    def ten_tabs_share_one_poll(self):
+        """e. Ten tabs on one origin get a CSS change; an eleventh tab still loads."""
+        d = self.driver
+        load(d, self.url("/"))
+        tabs = [d.current_window_handle]
+        for _ in range(9):
+            tabs.append(new_tab(d, self.url("/")))
+        for tab in tabs:
+            d.switch_to.window(tab)
+            d.execute_script(SET_MARKER)
+        color = self.save_css()
+        for number, tab in enumerate(tabs, 1):
+            d.switch_to.window(tab)
+            wait_for(d, lambda d: d.execute_script(COLOR) == color, f"tab {number} to get body color {color}")
+            expect(d.execute_script(MARKER), f"tab {number} reloaded on a CSS change")
+        # Ten tabs each holding a poll would leave no connection for an eleventh page (six per host).
+        d.set_page_load_timeout(WAIT)
+        try:
+            new_tab(d, self.url("/other.html"))
+        except CheckFailed as error:
+            raise CheckFailed(f"an eleventh tab: {error}") from None
+        finally:
+            d.set_page_load_timeout(WAIT * 2)
+        # 127.0.0.1 is a secure context, so the tabs must have elected one poller.
+        held = d.execute_async_script(
+            """const done = arguments[arguments.length - 1];
+            if (!navigator.locks) return done(null);
+            navigator.locks.query().then(s => done(s.held.filter(l => l.name === 'devserve-poll').length));"""
+        )
+        expect(held is not None, "navigator.locks is missing: the page is not a secure context")
+        expect(held == 1, f"{held} tabs hold the poll lock, not 1")
+
+    def restart_keeps_tab(self):
+        """f. A restart with unchanged files does not reload the tab; later saves still arrive."""
+        d = self.driver
+        load(d, self.url("/"))
+        d.execute_script(SET_MARKER)
+        boot = client_state(d)[0]
+        self.server.restart()
+        wait_for(d, lambda d: client_state(d)[0] != boot, "the client to adopt the new server's boot id")
+        expect(d.execute_script(MARKER), "the page reloaded after a restart with unchanged files")
+        color = self.save_css()
+        wait_for(d, lambda d: d.execute_script(COLOR) == color, f"body color {color} after the restart")
+        expect(d.execute_script(MARKER), "the page reloaded on a CSS change after the restart")
+
+    CHECKS = [
+        ("html save reloads the page", html_save_reloads),
+        ("css save swaps without a reload", css_save_swaps),
+        ("a tab on another page is left alone", other_tab_left_alone),
+        ("scroll position survives a reload", scroll_survives_reload),
+        ("ten tabs share one poll, an eleventh loads", ten_tabs_share_one_poll),
+        ("restart with unchanged files keeps the tab", restart_keeps_tab),
+    ]
+
+
+def console_lines(driver):
+    try:
+        return [entry.get("message", "") for entry in driver.get_log("browser")]
+    except WebDriverException:
+        return []
+
+
+def main():
+    parser = argparse.ArgumentParser(description="devserve's browser suite (headless Chromium)")
+    parser.add_argument("--binary", required=True, help="the devserve executable")
+    parser.add_argument("--tls", action="store_true", help="serve over HTTPS (HTTP/2) instead of HTTP/1.1")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the browser console after each check")
+    args = parser.parse_args()
+    total = len(Suite.CHECKS)
+
+    def cannot_run(reason):
+        print(f"browser: cannot run: {reason}", file=sys.stderr)
+        print(f"browser: 0 passed, {total} failed")
+        return 2
+
+    if webdriver is None:
+        return cannot_run("python3-selenium is missing (apt-get install python3-selenium)")
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            return cannot_run(f"{path} is missing (apt-get install chromium chromium-driver)")
+    binary = os.path.abspath(args.binary)
+    if not os.access(binary, os.X_OK):
+        return cannot_run(f"{args.binary} is not an executable")
+
+    workdir = tempfile.mkdtemp(prefix="devserve-browser-")
+    site = os.path.join(workdir, "site")
+    make_site(site)
+    server = Server(binary, site, workdir, args.tls)
+    driver = None
+    passed = failed = 0
+    try:
+        try:
+            server.start()
+            driver = start_browser(os.path.join(workdir, "profile"), args.tls)
+        except (RuntimeError, OSError, WebDriverException) as error:
+            return cannot_run(str(error).strip())
+        if args.tls:
+            print("browser: over HTTPS the tabs share HTTP/2 connections, so check e proves less than over HTTP/1.1")
+        suite = Suite(driver, server, site)
+        for name, check in Suite.CHECKS:
+            started = time.monotonic()
+            try:
+                suite.reset()
+                check(suite)
+                passed += 1
+                print(f"ok   {name} ({time.monotonic() - started:.1f} s)", flush=True)
+            except Exception as error:  # a check fails; the suite goes on
+                failed += 1
+                reason = str(error) if isinstance(error, CheckFailed) else traceback.format_exc().strip()
+                print(f"FAIL {name}: {reason}", flush=True)
+                print("  browser console:\n    " + "\n    ".join(console_lines(driver)[-15:]))
+                print("  devserve output:\n    " + server.tail(15).replace("\n", "\n    "))
+                if server.process is None or server.process.poll() is not None:
+                    try:
+                        server.start(port=server.port)
+                    except RuntimeError:
+                        pass
+                continue
+            if args.verbose:
+                print("    " + "\n    ".join(console_lines(driver)))
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+        if args.keep:
+            print(f"browser: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"browser: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
