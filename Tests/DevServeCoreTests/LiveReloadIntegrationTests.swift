@@ -71,6 +71,23 @@ import Testing
         }
     }
 
+    @Test func theIdleTimeoutDoesNotCutAWaitingPoll() async throws {
+        let tree = try TempTree()
+        try await TestServer.with(
+            root: tree.path,
+            configure: {
+                $0.changeHub = ChangeHub(boot: "b")
+                $0.limits.idleTimeout = .milliseconds(100)
+                $0.limits.pollTimeout = .milliseconds(800)
+            }
+        ) { server in
+            let client = try RawClient(port: server.port)
+            try client.request("GET", "/__devserve/poll?boot=b&since=0")
+            // Answered by the poll timeout (204), not closed by the far shorter idle timeout.
+            #expect(try client.readResponse().status == 204)
+        }
+    }
+
     @Test func anUpToDatePollIsAnsweredByTheNextChange() async throws {
         let tree = try TempTree()
         let hub = ChangeHub(boot: "b")
