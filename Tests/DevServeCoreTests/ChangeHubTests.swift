@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Testing
 
@@ -46,17 +47,32 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func aWaitTimesOutWithNothingNewAndACancelledWaitIsForgotten() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    @Test func aWaitTimesOutOnItsEventLoopsClock() throws {
+        // EmbeddedEventLoop is the injected clock: time moves only when the test says.
+        let loop = EmbeddedEventLoop()
         let hub = ChangeHub(boot: "b1")
-        let short = hub.wait(since: 0, on: group.next(), timeout: .milliseconds(50))
-        #expect(try await short.answer.get() == .nothingNew)
-        let gone = hub.wait(since: 0, on: group.next(), timeout: .seconds(30))
-        hub.cancel(gone.id)
+        let wait = hub.wait(since: 0, on: loop, timeout: .seconds(25))
+        loop.advanceTime(by: .seconds(24))
+        #expect(hub.waiting == 1, "still waiting after 24 s")
+        loop.advanceTime(by: .seconds(1))
+        #expect(try wait.answer.wait() == .nothingNew)
         #expect(hub.waiting == 0)
-        await #expect(throws: (any Error).self) { try await gone.answer.get() }
+        // A change after the timeout tells nobody; the next poll is answered at once.
         #expect(hub.publish([css]).told == 0)
-        try await group.shutdownGracefully()
+        #expect(hub.answerNow(since: 0) == .changes(version: 1, changes: [css], full: false))
+        try loop.syncShutdownGracefully()
+    }
+
+    @Test func aCancelledWaitIsForgottenAndItsTimeoutNeverFires() throws {
+        let loop = EmbeddedEventLoop()
+        let hub = ChangeHub(boot: "b1")
+        let gone = hub.wait(since: 0, on: loop, timeout: .seconds(25))
+        hub.cancel(gone.id)
+        #expect(throws: (any Error).self) { try gone.answer.wait() }
+        #expect(hub.waiting == 0)
+        loop.advanceTime(by: .seconds(30))
+        #expect(hub.publish([css]).told == 0)
+        try loop.syncShutdownGracefully()
     }
 
     @Test func closingAnswersEveryWaiter() async throws {
