@@ -97,6 +97,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .open = state else { return }  // closing or draining: discard
         var incoming = unwrapInboundIn(data)
         if var buffer = pending, buffer.readableBytes > 0 {
+            pending = nil  // one owner, so the append does not copy the buffer
             buffer.writeBuffer(&incoming)
             pending = buffer
         } else {
