@@ -59,6 +59,32 @@ import Testing
         _ = try server.stop()
     }
 
+    @Test func aSaveReachesAWaitingPollAndTheLog() async throws {
+        let folder = try TempFolder()
+        try folder.write("page.html", "<p>one</p>")
+        let server = try DevServeProcess([folder.path, "--port", "0"])
+        let port = try server.waitForPort()
+        let status = try HTTP.get("/__devserve/poll", port: port).body
+        let boot = try #require(status.split(separator: "\"").dropFirst(3).first.map(String.init))
+        let poll = Task.detached {
+            try HTTP.get("/__devserve/poll?boot=\(boot)&since=0", port: port, timeoutSeconds: 20)
+        }
+        // Saves until the watcher (set up on its own thread after start) reports one; bounded.
+        var seen = false
+        for attempt in 0..<40 where !seen {
+            try folder.write("page.html", "<p>edit \(attempt)</p>")
+            seen = (try? server.waitForOutput(containing: "reload: /page.html (modified)", seconds: 0.25)) != nil
+        }
+        #expect(seen)
+        let answer = try await poll.value
+        #expect(answer.status == 200)
+        #expect(answer.body.contains(#""path":"/page.html","kind":"modified""#))
+        try server.waitForOutput(containing: "waiting client told")
+        kill(server.process.processIdentifier, SIGHUP)
+        try server.waitForOutput(containing: "reload: everything (SIGHUP)")
+        #expect(try server.stop() == 0)
+    }
+
     @Test func quietLogsNoRequests() throws {
         let folder = try TempFolder()
         try folder.write("index.html", "x")

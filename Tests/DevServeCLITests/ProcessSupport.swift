@@ -105,15 +105,14 @@ struct CLITestError: Error, CustomStringConvertible {
 /// Minimal HTTP over a socket for the CLI tests.
 enum HTTP {
     static func get(
-        _ path: String, port: Int, host: String = "127.0.0.1", hostHeader: String = "localhost"
-    ) throws
-        -> (status: Int, head: String, body: String)
-    {
+        _ path: String, port: Int, host: String = "127.0.0.1", hostHeader: String = "localhost",
+        timeoutSeconds: Int = 5
+    ) throws -> (status: Int, head: String, body: String) {
         let isV6 = host.contains(":")
         let fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw CLITestError("socket failed") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected: CInt
         if isV6 {
