@@ -12,7 +12,7 @@ BIN         = .build/$(CONFIG)/devserve
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
 # The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3).
 TEST_PACKAGES  = util-linux chromium chromium-driver python3-selenium
-BENCH_PACKAGES = wrk nginx-light lighttpd curl procps
+BENCH_PACKAGES = wrk nginx-light lighttpd curl procps python3-venv python3-pip
 
 .PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
 
@@ -79,6 +79,7 @@ format-check:
 bench: bench-deps
 	$(SWIFT) build -c release --static-swift-stdlib
 	/usr/bin/python3 Tests/Benchmarks/bench.py --binary .build/release/devserve
+	/usr/bin/python3 Tests/Benchmarks/reload_bench.py --binary .build/release/devserve
 
 FUZZ_SECONDS ?= 60
 fuzz:
