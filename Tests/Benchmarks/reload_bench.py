@@ -47,12 +47,12 @@ import sys
 import tempfile
 import time
 
+# Helpers shared with the static-serving benchmark beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import can_connect, free_port, log, markdown_table, print_table  # noqa: E402
+
 MB = 1_000_000  # MB = 10^6 bytes, as in bench.py
 POLL_PATH = "/__devserve/poll"
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def now():
@@ -116,20 +116,6 @@ def generate_big_tree(root, files, folders):
 
 # ---------------------------------------------------------------------------------------------
 # Processes
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def can_connect(port, timeout=0.2):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def raise_fd_limit(wanted):
@@ -1043,21 +1029,6 @@ def build_rows(summary, peer_name):
     row("(info) big tree: RSS, idle", "MB", s["tree_rss"], "-")
     row(f"(info) launch to first 200, max of {s['launches']}", "ms", s["launch_max"], "-")
     return rows
-
-
-def print_table(rows, out=sys.stdout):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=out)
-        if n == 0:
-            print("  ".join("-" * w for w in widths), file=out)
-
-
-def markdown_table(rows):
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    for row in rows[1:]:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-    return "\n".join(lines)
 
 
 def machine_info():
