@@ -78,5 +78,23 @@ let package = Package(
             dependencies: ["DevServeWatcher", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // System OpenSSL 3 (libssl-dev) through pkg-config, with a shim header for its macros.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // TLS: the only code calling OpenSSL. Certificates now; the handler later. Never sees HTTP.
+        .target(
+            name: "DevServeTLS",
+            dependencies: ["COpenSSL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DevServeTLSTests",
+            dependencies: ["DevServeTLS"],
+            swiftSettings: strict
+        ),
     ]
 )

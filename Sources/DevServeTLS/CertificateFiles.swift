@@ -1,0 +1,53 @@
+import Foundation
+
+/// Reading and writing the PEM files: writes go to a temporary file then rename, so a reader
+/// never sees half a key, and the mode is set before any byte is written.
+enum CertificateFiles {
+    static func read(_ path: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+    }
+
+    /// Creates `path` and its parents (mode 0755 for new parents); when `mode` is given, sets it on
+    /// `path` itself, whether new or not. mkdir(2) directly, so the reason is errno's, e.g. "Not a directory".
+    static func makeFolder(_ path: String, mode: Int?, onError: (String) -> TLSError) throws(TLSError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        let components = path.split(separator: "/")
+        for (index, component) in components.enumerated() {
+            prefix += "/" + component
+            // The last one is made with its final mode, so it is never briefly open to others.
+            let created = mode_t(index == components.count - 1 ? (mode ?? 0o755) : 0o755)
+            if mkdir(prefix, created) != 0, errno != EEXIST { throw onError(String(cString: strerror(errno))) }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw onError(String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw onError(String(cString: strerror(ENOTDIR))) }
+        if let mode, chmod(path, mode_t(mode)) != 0 {
+            throw onError(String(cString: strerror(errno)))
+        }
+    }
+
+    static func write(_ bytes: [UInt8], to path: String, mode: Int, onError: (String) -> TLSError) throws(TLSError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard descriptor >= 0 else { throw onError(String(cString: strerror(errno))) }
+        var failure: String?
+        if fchmod(descriptor, mode_t(mode)) != 0 { failure = String(cString: strerror(errno)) }
+        var offset = 0
+        while failure == nil, offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = String(cString: strerror(errno))
+            } else {
+                offset += written
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
+        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temporary)
+            throw onError(failure)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// What `ensureLeaf` did.
+public enum LeafStatus: Sendable, Equatable {
+    /// There was no leaf; one was made.
+    case created
+    /// The leaf was unreadable, expiring, from another CA or for other names; a new one replaced it.
+    case renewed
+    /// The leaf was good and was left alone.
+    case current
+}
+
+/// The loaded local CA: its paths and PEM contents.
+public struct LocalCA: Sendable {
+    /// The CA folder.
+    public let folder: String
+    /// `ca.pem`, the file to trust.
+    public let certificatePath: String
+    /// `ca-key.pem`, mode 0600.
+    public let keyPath: String
+    let certificatePEM: [UInt8]
+    let keyPEM: [UInt8]
+
+    /// Makes sure `certPath` and `keyPath` hold a leaf from this CA for localhost, *.localhost,
+    /// 127.0.0.1, ::1 and the given names and addresses, valid for more than 30 more days. Names must
+    /// be `localhost` or end in `.localhost` and addresses loopback or private, as the CA's
+    /// nameConstraints require; anything else is refused.
+    public func ensureLeaf(
+        certPath: String, keyPath: String, names: [String], ipAddresses: [String]
+    ) throws(TLSError) -> LeafStatus {
+        try ensureLeaf(
+            certPath: certPath, keyPath: keyPath, names: names, ipAddresses: ipAddresses,
+            validityDays: CertificateAuthority.leafValidityDays)
+    }
+
+    /// `validityDays` is a test hook for making leaves that are about to expire.
+    func ensureLeaf(
+        certPath: String, keyPath: String, names: [String], ipAddresses: [String], validityDays: Int
+    ) throws(TLSError) -> LeafStatus {
+        let wanted = try Self.subjectAltNames(names: names, ipAddresses: ipAddresses)
+        let existing = CertificateFiles.read(certPath)
+        if let existing, isCurrent(certificatePEM: existing, keyPath: keyPath, wanted: wanted) {
+            return .current
+        }
+
+        let altNames = wanted.dnsNames.map { "DNS:\($0)" } + wanted.addresses.map { "IP:\($0.text)" }
+        let issued = try OpenSSLCertificates.issue(
+            commonName: "localhost", validityDays: validityDays,
+            extensions: [
+                .init(kind: .basicConstraints, value: "critical,CA:FALSE"),
+                .init(kind: .keyUsage, value: "critical,digitalSignature"),
+                .init(kind: .extendedKeyUsage, value: "serverAuth"),
+                .init(kind: .subjectAltName, value: altNames.joined(separator: ",")),
+                .init(kind: .subjectKeyIdentifier, value: "hash"),
+                .init(kind: .authorityKeyIdentifier, value: "keyid:always"),
+            ],
+            issuer: .init(certificatePEM: certificatePEM, keyPEM: keyPEM))
+
+        for path in [certPath, keyPath] {
+            let folder = (path as NSString).deletingLastPathComponent
+            if !folder.isEmpty {
+                try CertificateFiles.makeFolder(folder, mode: nil) { reason in
+                    .fileNotWritable(path: path, reason: reason)
+                }
+            }
+        }
+        try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600) {
+            .fileNotWritable(path: keyPath, reason: $0)
+        }
+        try CertificateFiles.write(issued.certificatePEM, to: certPath, mode: 0o644) {
+            .fileNotWritable(path: certPath, reason: $0)
+        }
+        return existing == nil ? .created : .renewed
+    }
+
+    private func isCurrent(certificatePEM leaf: [UInt8], keyPath: String, wanted: WantedNames) -> Bool {
+        guard
+            let facts = try? OpenSSLCertificates.inspectLeaf(
+                certificatePEM: leaf, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)
+        else { return false }
+        return facts.signedByIssuer && facts.keyMatches
+            && facts.secondsUntilExpiry > CertificateAuthority.renewalWindowSeconds
+            && facts.subjectAltNames == wanted.entries
+    }
+
+    struct WantedNames {
+        var dnsNames: [String]
+        var addresses: [IPAddress]
+        var entries: Set<String> {
+            Set(dnsNames.map { "DNS:\($0)" } + addresses.map { "IP:\($0.text)" })
+        }
+    }
+
+    /// The leaf's names: the defaults then the given ones, lower-cased, checked and without repeats.
+    static func subjectAltNames(names: [String], ipAddresses: [String]) throws(TLSError) -> WantedNames {
+        var dnsNames: [String] = []
+        for name in ["localhost", "*.localhost"] + names {
+            let lowered = name.lowercased()
+            guard isPermittedName(lowered) else { throw .nameNotAllowed(name) }
+            if !dnsNames.contains(lowered) { dnsNames.append(lowered) }
+        }
+        var addresses: [IPAddress] = []
+        for text in ["127.0.0.1", "::1"] + ipAddresses {
+            guard let address = IPAddress(text), address.isPermitted else { throw .addressNotAllowed(text) }
+            if !addresses.contains(address) { addresses.append(address) }
+        }
+        return WantedNames(dnsNames: dnsNames, addresses: addresses)
+    }
+
+    /// `localhost` or a name ending in `.localhost` of letters, digits and hyphens, with `*` allowed
+    /// only as the whole first label.
+    static func isPermittedName(_ name: String) -> Bool {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard name.count <= 253, labels.last == "localhost" else { return false }
+        for (index, label) in labels.enumerated() {
+            if label == "*" && index == 0 && labels.count > 1 { continue }
+            guard !label.isEmpty, label.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
+                label.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" })
+            else { return false }
+        }
+        return true
+    }
+}
