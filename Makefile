@@ -11,7 +11,7 @@ BIN         = .build/$(CONFIG)/devserve
 # tests and benchmarks drive it with.
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
 # The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3).
-TEST_PACKAGES  = util-linux chromium chromium-driver python3-selenium
+TEST_PACKAGES  = util-linux openssl chromium chromium-driver python3-selenium
 BENCH_PACKAGES = wrk nginx-light lighttpd curl procps python3-venv python3-pip
 
 .PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
