@@ -2,7 +2,11 @@
 // outside every project; its nameConstraints limit it to localhost names and loopback/private
 // addresses, so trusting it cannot vouch for any real site. Names outside those limits are
 // refused here rather than signed into a certificate browsers would reject.
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Makes or loads the local CA.
 public enum CertificateAuthority {
@@ -17,10 +21,10 @@ public enum CertificateAuthority {
     /// Takes the environment so tests can point it anywhere.
     public static func defaultFolder(environment: [String: String]) throws(TLSError) -> String {
         if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
-            return (data as NSString).appendingPathComponent("devserve")
+            return CertificateFiles.join(data, "devserve")
         }
         guard let home = environment["HOME"], !home.isEmpty else { throw .noHomeFolder }
-        return (home as NSString).appendingPathComponent(".local/share/devserve")
+        return CertificateFiles.join(home, ".local/share/devserve")
     }
 
     /// Loads the CA in `folder`, or makes one when `ca.pem` is missing. The folder is created with
@@ -29,10 +33,10 @@ public enum CertificateAuthority {
         try CertificateFiles.makeFolder(folder, mode: 0o700) { reason in
             .caFolderNotWritable(folder: folder, reason: reason)
         }
-        let certificatePath = (folder as NSString).appendingPathComponent("ca.pem")
-        let keyPath = (folder as NSString).appendingPathComponent("ca-key.pem")
+        let certificatePath = CertificateFiles.join(folder, "ca.pem")
+        let keyPath = CertificateFiles.join(folder, "ca-key.pem")
 
-        if FileManager.default.fileExists(atPath: certificatePath) {
+        if access(certificatePath, F_OK) == 0 {
             guard let certificatePEM = CertificateFiles.read(certificatePath) else {
                 throw .caUnreadable(path: certificatePath, reason: "it cannot be opened")
             }
@@ -78,7 +82,7 @@ public enum CertificateAuthority {
 
     /// `user@host` for the CA's name, so a trust store listing says whose CA it is.
     static func userAtHost() -> String {
-        var user = ProcessInfo.processInfo.environment["USER"] ?? ""
+        var user = getenv("USER").map { String(cString: $0) } ?? ""
         if user.isEmpty, let entry = getpwuid(geteuid()) {
             user = String(cString: entry.pointee.pw_name)
         }

@@ -1,10 +1,33 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Reading and writing the PEM files: writes go to a temporary file then rename, so a reader
 /// never sees half a key, and the mode is set before any byte is written.
 enum CertificateFiles {
     static func read(_ path: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            bytes += chunk[0..<count]
+            if count < chunk.count { return ferror(file) == 0 ? bytes : nil }
+        }
+    }
+
+    /// `folder/name`, with exactly one slash between them.
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    /// The folder part of `path` (`""` for a bare name, `/` for a file at the root).
+    static func parentFolder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Creates `path` and its parents (mode 0755 for new parents); when `mode` is given, sets it on

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// An IPv4 or IPv6 address as bytes, so addresses compare the same whatever way they were written.
 struct IPAddress: Hashable, Sendable {

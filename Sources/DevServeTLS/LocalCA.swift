@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// What `ensureLeaf` did.
 public enum LeafStatus: Sendable, Equatable {
@@ -57,7 +61,7 @@ public struct LocalCA: Sendable {
             issuer: .init(certificatePEM: certificatePEM, keyPEM: keyPEM))
 
         for path in [certPath, keyPath] {
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = CertificateFiles.parentFolder(of: path)
             if !folder.isEmpty {
                 try CertificateFiles.makeFolder(folder, mode: nil) { reason in
                     .fileNotWritable(path: path, reason: reason)
