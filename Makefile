@@ -14,7 +14,7 @@ DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
 TEST_PACKAGES  = util-linux openssl chromium chromium-driver python3-selenium
 BENCH_PACKAGES = wrk nginx-light lighttpd curl procps python3-venv python3-pip
 
-.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz clean help
+.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs clean help
 
 all: build
 
@@ -80,6 +80,9 @@ bench: bench-deps
 	$(SWIFT) build -c release --static-swift-stdlib
 	/usr/bin/python3 Tests/Benchmarks/bench.py --binary .build/release/devserve
 	/usr/bin/python3 Tests/Benchmarks/reload_bench.py --binary .build/release/devserve
+
+certs: build
+	$(BIN) cert
 
 FUZZ_SECONDS ?= 60
 fuzz:

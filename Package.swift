@@ -35,6 +35,7 @@ let package = Package(
             name: "DevServeCLI",
             dependencies: [
                 "DevServeCore",
+                "DevServeTLS",
                 "DevServeWatcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

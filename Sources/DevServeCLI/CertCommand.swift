@@ -1,0 +1,51 @@
+import ArgumentParser
+import DevServeTLS
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `devserve cert`: create or renew the local CA and the `certs/` leaf of the current folder.
+public struct CertCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cert",
+        abstract: "Create or renew the local CA and certs/localhost.pem + certs/localhost-key.pem.",
+        discussion: """
+            The CA lives in $XDG_DATA_HOME/devserve/ (else ~/.local/share/devserve/), outside every \
+            project; the leaf covers localhost, *.localhost, 127.0.0.1 and ::1, plus each --name. Names \
+            must be localhost names and addresses loopback or private: the CA may sign nothing else.
+            """
+    )
+
+    @Option(
+        name: .customLong("name"),
+        help: ArgumentHelp(
+            "An extra name (*.localhost) or IP address for the certificate (repeatable).", valueName: "n"))
+    public var names: [String] = []
+
+    public init() {}
+
+    public func run() throws {
+        var environment: [String: String] = [:]
+        for key in ["XDG_DATA_HOME", "HOME"] {
+            if let value = getenv(key) { environment[key] = String(cString: value) }
+        }
+        let folder = try CertificateAuthority.defaultFolder(environment: environment)
+        let authority = try CertificateAuthority.ensureLocalCA(in: folder)
+        let addresses = names.filter { $0.contains(":") || $0.allSatisfy { $0.isNumber || $0 == "." } }
+        let hostNames = names.filter { !addresses.contains($0) }
+        let status = try authority.ensureLeaf(
+            certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
+            ipAddresses: addresses)
+        let what: String
+        switch status {
+        case .created: what = "created"
+        case .renewed: what = "renewed"
+        case .current: what = "current, left as it is"
+        }
+        let covered = (["localhost", "*.localhost", "127.0.0.1", "::1"] + names).joined(separator: ", ")
+        print("Local CA: \(authority.certificatePath)")
+        print("Certificate: certs/localhost.pem (\(what)) for \(covered)")
+        print("Key: certs/localhost-key.pem (mode 0600, git-ignored, never served)")
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// `devserve cert` as a user runs it: the CA outside the project, the leaf in ./certs.
+@Suite(.serialized) struct CertCommandTests {
+    @Test func certMakesTheCAAndALeafThatVerifies() throws {
+        let project = try TempFolder()
+        let data = try TempFolder()
+        let first = try DevServeProcess(
+            ["cert", "--name", "app.localhost", "--name", "192.168.1.20"], workingDirectory: project.path,
+            environment: ["XDG_DATA_HOME": data.path])
+        #expect(try first.waitForExit() == 0, "stderr: \(first.errorOutput)")
+        #expect(first.output.contains("Certificate: certs/localhost.pem (created)"))
+        let ca = data.path + "/devserve/ca.pem"
+        let leaf = project.path + "/certs/localhost.pem"
+        let key = project.path + "/certs/localhost-key.pem"
+        #expect(FileManager.default.fileExists(atPath: ca))
+        let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        verify.arguments = ["verify", "-CAfile", ca, "-verify_hostname", "app.localhost", leaf]
+        let pipe = Pipe()
+        verify.standardOutput = pipe
+        verify.standardError = pipe
+        try verify.run()
+        verify.waitUntilExit()
+        let said = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(verify.terminationStatus == 0, "\(said)")
+        #expect(said.contains(": OK"))
+
+        let again = try DevServeProcess(
+            ["cert", "--name", "app.localhost", "--name", "192.168.1.20"], workingDirectory: project.path,
+            environment: ["XDG_DATA_HOME": data.path])
+        #expect(try again.waitForExit() == 0)
+        #expect(again.output.contains("(current, left as it is)"))
+    }
+
+    @Test func aNameTheCACannotSignIsRefusedWithASentence() throws {
+        let project = try TempFolder()
+        let data = try TempFolder()
+        let refused = try DevServeProcess(
+            ["cert", "--name", "example.com"], workingDirectory: project.path,
+            environment: ["XDG_DATA_HOME": data.path])
+        #expect(try refused.waitForExit() != 0)
+        #expect(refused.errorOutput.contains("example.com"), "stderr: \(refused.errorOutput)")
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/certs/localhost.pem"))
+    }
+}
