@@ -55,12 +55,4 @@ final class FileCache: Sendable {
             state.bytes += size
         }
     }
-
-    func remove(_ path: String) {
-        state.withLock { state in
-            if let old = state.entries.removeValue(forKey: path) { state.bytes -= old.bytes.readableBytes }
-        }
-    }
-
-    var count: Int { state.withLock { $0.entries.count } }
 }

@@ -152,7 +152,7 @@ extension FileResponder {
         }
         if protectedPaths.contains(realPath) { return notFound(request) }
         let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
-        return Self.hasHiddenSegment(relative.map { Array($0) }) ? notFound(request) : nil
+        return Self.hasHiddenSegment(relative) ? notFound(request) : nil
     }
 
     /// An HTML file with the live-reload script: read whole (at most 16 MiB), conditional

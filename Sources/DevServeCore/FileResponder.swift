@@ -91,7 +91,7 @@ public final class FileResponder: Sendable {
         if uri.hasPrefix(Self.internalPrefix) {
             return internalEndpoint(target, request: request)
         }
-        if Self.hasHiddenSegment(target.segments) {
+        if Self.hasHiddenSegment(target.segments.lazy.map(\.utf8)) {
             return .response(notFound(request))
         }
         // 5. The file, the folder, a clean URL, the SPA fallback, or 404.
@@ -181,16 +181,11 @@ public final class FileResponder: Sendable {
 
     /// Dotfiles and dot-folders are hidden, except `/.well-known/`. The first byte decides: a dot
     /// followed by a combining mark is still a dotfile on disk.
-    static func hasHiddenSegment(_ segments: [String]) -> Bool {
-        for (index, segment) in segments.enumerated() where segment.utf8.first == UInt8(ascii: ".") {
-            if index == 0 && segment == ".well-known" { continue }
-            return true
-        }
-        return false
-    }
-
-    static func hasHiddenSegment(_ segments: [[UInt8]]) -> Bool {
-        for (index, segment) in segments.enumerated() where segment.first == UInt8(ascii: ".") {
+    static func hasHiddenSegment<Segments: Sequence>(_ segments: Segments) -> Bool
+    where Segments.Element: Sequence<UInt8> {
+        for (index, segment) in segments.enumerated() {
+            var bytes = segment.makeIterator()
+            guard bytes.next() == UInt8(ascii: ".") else { continue }
             if index == 0 && segment.elementsEqual(".well-known".utf8) { continue }
             return true
         }

@@ -24,14 +24,6 @@ public struct Response {
         self.body = body
     }
 
-    /// Every header, fixed ones first.
-    public var allHeaders: HTTPHeaders {
-        guard let fixedHeaders else { return headers }
-        var all = fixedHeaders.fields
-        all.add(contentsOf: headers)
-        return all
-    }
-
     /// Bytes the body will send (what Content-Length says).
     public var bodyLength: Int {
         switch body {

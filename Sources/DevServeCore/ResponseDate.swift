@@ -8,9 +8,6 @@ import Synchronization
 final class ResponseDate: Sendable {
     private let cached = Mutex((second: -1, text: "", line: ""))
 
-    /// The value, `Sun, 06 Nov 1994 08:49:37 GMT`.
-    var now: String { current.text }
-
     /// The whole header line, `Date: …\r\n`.
     var headerLine: String { current.line }
 

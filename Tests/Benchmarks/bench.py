@@ -589,6 +589,16 @@ def print_table(rows, out=sys.stdout):
             print("  ".join("-" * w for w in widths), file=out)
 
 
+def write_report(path, report, who):
+    """Writes the JSON report; a failure to write is said, not fatal."""
+    try:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)
+        log(f"{who}: wrote {path}")
+    except OSError as error:
+        log(f"{who}: could not write {path}: {error}")
+
+
 def markdown_table(rows):
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
     for row in rows[1:]:
@@ -869,12 +879,7 @@ def main():
             "table": rows,
             "markdown_table": markdown_table(rows),
         }
-        try:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=2)
-            log(f"bench: wrote {args.json}")
-        except OSError as error:
-            log(f"bench: could not write {args.json}: {error}")
+        write_report(args.json, report, "bench")
     return 3 if failed else 0
 
 

@@ -49,7 +49,7 @@ import time
 
 # Helpers shared with the static-serving benchmark beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import can_connect, free_port, log, markdown_table, print_table  # noqa: E402
+from bench import can_connect, free_port, log, markdown_table, print_table, write_report  # noqa: E402
 
 MB = 1_000_000  # MB = 10^6 bytes, as in bench.py
 POLL_PATH = "/__devserve/poll"
@@ -1320,12 +1320,7 @@ def main():
             "table": rows,
             "markdown_table": markdown_table(rows),
         }
-        try:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=2)
-            log(f"reload_bench: wrote {args.json}")
-        except OSError as error:
-            log(f"reload_bench: could not write {args.json}: {error}")
+        write_report(args.json, report, "reload_bench")
     return 3 if failed else 0
 
 

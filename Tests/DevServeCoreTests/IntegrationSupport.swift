@@ -181,21 +181,10 @@ final class TimedClient {
             if headEnd == nil { try more() }
         }
         guard let headEnd else { throw TestError("no head") }
-        let headText = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        var response = try RawResponse(head: buffer[..<headEnd])
         buffer.removeSubrange(..<(headEnd + 4))
-        var lines = headText.components(separatedBy: "\r\n")
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestError("bad status line: \(statusLine)") }
-        var headers: [(String, String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append(
-                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
-            )
-        }
-        var response = RawResponse(statusLine: statusLine, status: status, headers: headers, body: [])
-        if bodyExpected, status != 304, status != 204, let lengthText = response.header("content-length"),
+        if bodyExpected, response.status != 304, response.status != 204,
+            let lengthText = response.header("content-length"),
             let length = Int(lengthText)
         {
             while buffer.count < length { try more() }

@@ -109,6 +109,28 @@ struct RawResponse {
     }
 
     var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// A response with no body yet, from the bytes of its head (without the final CRLFCRLF).
+    init(head: ArraySlice<UInt8>) throws {
+        var lines = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")
+        statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let code = Int(parts[1]) else { throw TestError("bad status line: \(statusLine)") }
+        status = code
+        headers = lines.compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            return (String(line[..<colon]), value)
+        }
+        body = []
+    }
+
+    init(statusLine: String, status: Int, headers: [(String, String)], body: [UInt8]) {
+        self.statusLine = statusLine
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// A blocking TCP client speaking raw HTTP/1.1, so tests control every byte sent and see every
@@ -157,21 +179,10 @@ final class RawClient {
     /// Reads one response; `bodyExpected: false` for HEAD.
     func readResponse(bodyExpected: Bool = true) throws -> RawResponse {
         let headEnd = try readUntilHeadEnd()
-        let headText = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        var response = try RawResponse(head: buffer[..<headEnd])
         buffer.removeSubrange(..<(headEnd + 4))
-        var lines = headText.components(separatedBy: "\r\n")
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestError("bad status line: \(statusLine)") }
-        var headers: [(String, String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append(
-                (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
-            )
-        }
-        var response = RawResponse(statusLine: statusLine, status: status, headers: headers, body: [])
-        let noBody = !bodyExpected || status == 304 || status == 204 || (100..<200).contains(status)
+        let noBody =
+            !bodyExpected || response.status == 304 || response.status == 204 || (100..<200).contains(response.status)
         if !noBody {
             if let lengthText = response.header("content-length"), let length = Int(lengthText) {
                 try fill(length)
