@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <string.h>
 
 /// A fresh ECDSA P-256 key. `EVP_EC_gen` is a macro over the variadic `EVP_PKEY_Q_keygen`.
 static inline EVP_PKEY *copenssl_generate_p256_key(void) {
@@ -88,5 +89,80 @@ static inline void copenssl_general_names_free(GENERAL_NAMES *names) {
 
 static inline int copenssl_gen_dns(void) { return GEN_DNS; }
 static inline int copenssl_gen_ipadd(void) { return GEN_IPADD; }
+
+// MARK: - TLS connections (memory BIOs)
+
+static inline long copenssl_ctx_set_min_proto_version(SSL_CTX *context, int version) {
+    return SSL_CTX_set_min_proto_version(context, version);
+}
+
+static inline long copenssl_ctx_set_max_proto_version(SSL_CTX *context, int version) {
+    return SSL_CTX_set_max_proto_version(context, version);
+}
+
+static inline long copenssl_ctx_set1_groups_list(SSL_CTX *context, const char *groups) {
+    return SSL_CTX_set1_groups_list(context, groups);
+}
+
+static inline long copenssl_ctx_set_mode(SSL_CTX *context, long mode) {
+    return SSL_CTX_set_mode(context, mode);
+}
+
+static inline long copenssl_ctx_add0_chain_cert(SSL_CTX *context, X509 *certificate) {
+    return SSL_CTX_add0_chain_cert(context, certificate);
+}
+
+/// No renegotiation (a DoS lever and never needed here) and no compression (CRIME).
+static inline void copenssl_ctx_set_server_options(SSL_CTX *context) {
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+}
+
+/// Never prompt on the terminal for an encrypted key's password.
+static inline void copenssl_ctx_refuse_passwords(SSL_CTX *context) {
+    SSL_CTX_set_default_passwd_cb(context, copenssl_no_password);
+}
+
+/// A memory BIO that reports "retry" rather than EOF when empty, so SSL_read says WANT_READ.
+static inline BIO *copenssl_new_memory_bio(void) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio != NULL) {
+        BIO_set_mem_eof_return(bio, -1);
+    }
+    return bio;
+}
+
+/// The server's ALPN choice: `h2`, else `http/1.1`, in that order of preference; with neither on
+/// the client's list, no protocol is agreed and the connection goes on (HTTP/1.1 is assumed).
+static inline int copenssl_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                       const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    static const char *const preferred[] = {"h2", "http/1.1"};
+    for (unsigned int choice = 0; choice < 2; choice++) {
+        size_t wanted = strlen(preferred[choice]);
+        unsigned int index = 0;
+        while (index < inlen) {
+            unsigned int length = in[index];
+            if (index + 1 + length > inlen) {
+                break;
+            }
+            if (length == wanted && memcmp(in + index + 1, preferred[choice], wanted) == 0) {
+                *out = in + index + 1;
+                *outlen = (unsigned char)length;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            index += 1 + length;
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static inline void copenssl_ctx_enable_alpn(SSL_CTX *context) {
+    SSL_CTX_set_alpn_select_cb(context, copenssl_alpn_select, NULL);
+}
+
+/// For clients (the tests' in-memory client): the protocols offered, in ALPN wire form.
+static inline int copenssl_set_alpn_protos(SSL *ssl, const unsigned char *protos, unsigned int length) {
+    return SSL_set_alpn_protos(ssl, protos, length);
+}
 
 #endif

@@ -112,16 +112,20 @@ public struct LaunchPlan: Sendable {
 
     /// The TLS leaf and key in `certs/` of the folder devserve runs from, never served.
     static func protectedPaths(cwd: String) -> Set<String> {
-        var paths: Set<String> = []
-        for name in ["certs/localhost.pem", "certs/localhost-key.pem"] {
-            let path = (cwd == "/" ? "/" : cwd + "/") + name
-            paths.insert(path)
+        realPaths(["certs/localhost.pem", "certs/localhost-key.pem"].map { (cwd == "/" ? "/" : cwd + "/") + $0 })
+    }
+
+    /// Each path as given and, where it exists, as its real path.
+    static func realPaths(_ paths: [String]) -> Set<String> {
+        var result: Set<String> = []
+        for path in paths {
+            result.insert(path)
             if let real = realpath(path, nil) {
-                paths.insert(String(cString: real))
+                result.insert(String(cString: real))
                 free(real)
             }
         }
-        return paths
+        return result
     }
 
     static func currentDirectory() -> String {

@@ -34,6 +34,25 @@ public struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Also listen on every network interface and print the LAN URLs.")
     public var lan = false
 
+    @Flag(
+        help: """
+            Serve HTTPS (HTTP/2 and HTTP/1.1) with certs/localhost.pem, made by the local CA when missing \
+            or expiring. Run `devserve trust` once so browsers trust it.
+            """)
+    public var tls = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve HTTPS with this PEM certificate chain instead (needs --key).", valueName: "file"),
+        completion: .file())
+    public var cert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --cert.", valueName: "file"), completion: .file())
+    public var key: String?
+
+    /// HTTPS, with the local certificate or the user's own.
+    var servesTLS: Bool { tls || cert != nil }
+
     @Flag(name: .customLong("no-reload"), help: "A plain static server: no file watcher, no script injection.")
     public var noReload = false
 
@@ -106,6 +125,12 @@ public struct ServeCommand: AsyncParsableCommand {
         if noReload && (!watch.isEmpty || !ignore.isEmpty || poll) {
             throw ValidationError("--watch, --ignore and --poll need live reload: drop --no-reload or them.")
         }
+        if (cert == nil) != (key == nil) {
+            throw ValidationError(
+                cert == nil
+                    ? "--key needs --cert: pass the certificate chain with --cert too."
+                    : "--cert needs --key: pass the certificate's private key with --key too.")
+        }
         if quiet && verbose {
             throw ValidationError("--quiet and --verbose contradict each other: pass one of them.")
         }
@@ -137,8 +162,19 @@ public struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "devserve")
-        let plan = try LaunchPlan(options: self)
+        var plan = try LaunchPlan(options: self)
         ResourceLimits.raiseOpenFileLimit()
+        if servesTLS {
+            let launch = try TLSLaunch.prepare(
+                certificate: cert, key: key, lan: lan, cwd: LaunchPlan.currentDirectory(),
+                environment: TLSLaunch.caEnvironment())
+            for note in launch.notes { Console.write(note + "\n") }
+            for warning in launch.warnings { logger.warning("\(warning)") }
+            let context = launch.context
+            plan.configuration.tls = TLSSetup { try context.makeHandler() }
+            plan.configuration.protectedPaths.formUnion(
+                LaunchPlan.realPaths([context.certificatePath, context.keyPath]))
+        }
 
         let server = try await Self.startServer(plan: plan, logger: logger)
         if case .preferred(let wanted, _) = plan.port, server.port != wanted {
@@ -162,7 +198,7 @@ public struct ServeCommand: AsyncParsableCommand {
             root: plan.configuration.root, addresses: server.boundAddresses, lan: lan,
             liveReload: hub == nil ? .off : (plan.forcePolling ? .polling : .on),
             extraWatched: plan.watchRoots.count - 1,
-            tls: false)
+            tls: servesTLS)
         Console.write(banner.text)
         if open, let url = banner.primaryURL {
             BrowserOpener.open(url, logger: logger)

@@ -116,6 +116,29 @@ extension FileResponder {
         return response
     }
 
+    /// The answer to plain HTTP arriving on the HTTPS port: a temporary redirect to the same URL
+    /// over https (307, so a browser does not remember it for a later plain-HTTP run on this
+    /// port). The Host is checked first, like any request's; without one, `localhost` is assumed.
+    public func redirectToHTTPS(_ request: HTTPRequest, port: Int) -> Response {
+        if request.hosts.count > 1 {
+            return protocolErrorResponse(.badRequest, "the request has more than one Host header")
+        }
+        let (authority, uri) = Self.splitAbsoluteForm(request.target)
+        let host = authority ?? request.hosts.first
+        let facts = RequestPolicy.Facts(
+            host: host, origin: nil, secFetchSite: nil, secFetchDest: nil, referer: nil,
+            isHTTP1_0: request.isHTTP1_0, isInternalPath: false, scheme: "http")
+        if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
+            return protocolErrorResponse(HTTPResponseStatus(statusCode: status), reason)
+        }
+        let location = "https://" + (host ?? "localhost:\(port)") + (uri.hasPrefix("/") ? String(uri) : "/")
+        var response = errorResponse(.temporaryRedirect, "This port serves HTTPS: \(location)")
+        response.headers.add(name: "Location", value: location)
+        response.headers.add(name: "Cache-Control", value: "no-store")
+        addCommonHeaders(&response)
+        return response
+    }
+
     /// Headers every response carries.
     func finish(_ response: inout Response, request: HTTPRequest) {
         addCommonHeaders(&response)

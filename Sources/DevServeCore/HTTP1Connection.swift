@@ -24,9 +24,20 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
+    /// What the connection runs over.
+    enum Transport {
+        /// A plain socket: file bodies go out with sendfile, corked.
+        case plain
+        /// Behind the TLS handler: file bodies are read and written in chunks (`FileStream`).
+        case tls
+        /// Plain HTTP that arrived on the HTTPS port: every request is redirected to https.
+        case redirectToTLS
+    }
+
     private let responder: FileResponder
     private let logger: Logger
     private let logRequests: Bool
+    private let transport: Transport
     private let scheme: String
     private let limits: ServerConfiguration.Limits
 
@@ -50,6 +61,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldRead = false
     /// The hub's id for this connection's waiting long poll, if one waits.
     private var waitingPoll: Int?
+    /// A file body is going out in chunks; later responses wait so bytes do not interleave.
+    private var streaming = false
+    /// The connection ends once the streaming body is out (the value: drain first).
+    private var finishAfterStream: Bool?
 
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -57,11 +72,12 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     static let drainTime: TimeAmount = .seconds(2)
 
-    init(responder: FileResponder, logger: Logger, scheme: String = "http") {
+    init(responder: FileResponder, logger: Logger, transport: Transport = .plain) {
         self.responder = responder
         self.logger = logger
         self.logRequests = responder.configuration.logRequests
-        self.scheme = scheme
+        self.transport = transport
+        self.scheme = transport == .tls ? "https" : "http"
         self.limits = responder.configuration.limits
     }
 
@@ -135,7 +151,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         defer {
             if wrote, case .open = state { context.flush() }
         }
-        while case .open = state, waitingPoll == nil, context.channel.isWritable, var buffer = pending,
+        while case .open = state, waitingPoll == nil, !streaming, context.channel.isWritable, var buffer = pending,
             buffer.readableBytes > 0
         {
             let outcome = buffer.withUnsafeReadableBytes { bytes in
@@ -164,7 +180,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 wrote = true
             }
         }
-        if case .open = state, waitingPoll == nil {
+        if case .open = state, waitingPoll == nil, !streaming {
             // Idle until the next byte arrives; a partial head already left has its head timeout.
             arm(context, after: pending == nil ? limits.idleTimeout : limits.headTimeout)
         }
@@ -174,6 +190,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func respond(_ context: ChannelHandlerContext, to request: HTTPRequest) {
         let started = logRequests ? NIODeadline.now() : .uptimeNanoseconds(0)
+        if transport == .redirectToTLS {
+            let port = context.channel.localAddress?.port ?? 443
+            send(context, responder.redirectToHTTPS(request, port: port), for: request, started: started)
+            return
+        }
         switch responder.answer(request) {
         case .response(let response):
             send(context, response, for: request, started: started)
@@ -202,16 +223,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             keepAlive ? (request.isHTTP1_0 ? "keep-alive" : nil) : (request.isHTTP1_0 ? nil : "close")
         var logLine: (() -> Void)?
         if logRequests {
-            logLine = { [logger] in
-                let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
-                let line = LogLine.request(
-                    method: request.method.name, path: request.target, status: Int(response.status.code),
-                    bytes: request.method == .head ? 0 : response.bodyLength, milliseconds: elapsed)
-                logger.info("\(line)")
-            }
+            logLine = { [logger] in logger.info("\(LogLine.request(request, response: response, started: started))") }
         }
         write(context, response, connection: connection, isHead: request.method == .head, done: logLine)
-        if !keepAlive { finishConnection(context, drain: request.hasBody) }
+        if !keepAlive {
+            if streaming {
+                finishAfterStream = request.hasBody
+            } else {
+                finishConnection(context, drain: request.hasBody)
+            }
+        }
     }
 
     /// Queues a response's bytes; `done` runs once they are handed to the socket (file bodies)
@@ -238,6 +259,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 done?()
                 return
             }
+            guard transport == .plain else {
+                stream(context, slice: slice, descriptor: descriptor, done: done)
+                return
+            }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
             let region = FileRegion(
                 fileHandle: handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
@@ -252,6 +277,38 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 done?()
             }
         }
+    }
+
+    /// Sends a file body in chunks (no sendfile through TLS); nothing else is answered meanwhile.
+    private func stream(_ context: ChannelHandlerContext, slice: FileSlice, descriptor: CInt, done: (() -> Void)?) {
+        streaming = true
+        writesInFlight += 1
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        FileStream(
+            descriptor: descriptor, offset: slice.offset, length: slice.length, channel: context.channel,
+            write: { chunk in
+                let (handler, context) = bound.value
+                return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
+            },
+            finished: { complete in
+                let (handler, context) = bound.value
+                handler.streaming = false
+                handler.writesInFlight -= 1
+                done?()
+                guard complete else {
+                    // Fewer bytes than Content-Length promised: only closing tells the client.
+                    handler.state = .closed
+                    context.close(promise: nil)
+                    return
+                }
+                if let drain = handler.finishAfterStream {
+                    handler.finishAfterStream = nil
+                    handler.finishConnection(context, drain: drain)
+                } else {
+                    handler.processPending(context)
+                }
+            }
+        ).start()
     }
 
     private func setCork(_ context: ChannelHandlerContext, _ on: Bool) {

@@ -1,9 +1,19 @@
+import NIOCore
+
 /// Formats what the request log prints, with control characters escaped so a crafted path
 /// cannot forge log lines or drive the terminal.
 public enum LogLine {
     /// `GET /path 200 1234 B 0.4 ms`
     public static func request(method: String, path: String, status: Int, bytes: Int, milliseconds: Double) -> String {
         "\(escape(method)) \(escape(path)) \(status) \(bytes) B \(formatMilliseconds(milliseconds)) ms"
+    }
+
+    /// The line for `request` answered with `response`, timed from `started` until now.
+    static func request(_ request: HTTPRequest, response: Response, started: NIODeadline) -> String {
+        let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
+        return Self.request(
+            method: request.method.name, path: request.target, status: Int(response.status.code),
+            bytes: request.method == .head ? 0 : response.bodyLength, milliseconds: elapsed)
     }
 
     /// Escapes C0 controls, DEL, C1 controls and backslashes as `\xNN` / `\u{NN}` / `\\`.

@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -105,6 +107,21 @@ enum POSIX {
         }
         if filled < count { bytes.removeSubrange(filled...) }
         return .success(bytes)
+    }
+
+    /// Reads up to `count` bytes at `offset` into the end of `buffer`; returns how many (0 at EOF).
+    static func read(_ descriptor: CInt, offset: Int, count: Int, into buffer: inout ByteBuffer) -> Result<Int, Errno> {
+        while true {
+            var failure: CInt = 0
+            let result = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pointer in
+                let got = pread(descriptor, pointer.baseAddress, count, off_t(offset))
+                if got < 0 { failure = errno }
+                return max(0, got)
+            }
+            if failure == EINTR { continue }
+            if failure != 0 { return .failure(Errno(failure)) }
+            return .success(result)
+        }
     }
 
     static func close(_ descriptor: CInt) {

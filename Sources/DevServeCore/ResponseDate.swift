@@ -11,6 +11,9 @@ final class ResponseDate: Sendable {
     /// The whole header line, `Date: …\r\n`.
     var headerLine: String { current.line }
 
+    /// The value alone (HTTP/2 header blocks).
+    var value: String { current.text }
+
     private var current: (second: Int, text: String, line: String) {
         let second = Int(time(nil))
         return cached.withLock { cached in

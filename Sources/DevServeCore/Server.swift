@@ -112,8 +112,13 @@ public final class Server: Sendable {
             }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTP1Connection(responder: responder, logger: logger))
+                    if let tls = configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            SecureConnectionSniffer(responder: responder, logger: logger, tls: tls))
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTP1Connection(responder: responder, logger: logger))
+                    }
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

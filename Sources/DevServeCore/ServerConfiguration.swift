@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// Nil with `--no-reload` (no endpoint, no injection).
     public var changeHub: ChangeHub?
     public var liveReload: Bool { changeHub != nil }
+    /// HTTPS (HTTP/2 and HTTP/1.1) when set; plain HTTP otherwise.
+    public var tls: TLSSetup?
     public var limits: Limits
 
     public struct Limits: Sendable {
@@ -44,7 +46,7 @@ public struct ServerConfiguration: Sendable {
         root: String, addresses: [SocketAddress] = [], spa: Bool = false,
         extraHeaders: [(name: String, value: String)] = [], policy: RequestPolicy = RequestPolicy(),
         protectedPaths: Set<String> = [], logRequests: Bool = false, changeHub: ChangeHub? = nil,
-        limits: Limits = Limits()
+        limits: Limits = Limits(), tls: TLSSetup? = nil
     ) {
         self.root = root
         self.addresses = addresses
@@ -55,5 +57,6 @@ public struct ServerConfiguration: Sendable {
         self.logRequests = logRequests
         self.changeHub = changeHub
         self.limits = limits
+        self.tls = tls
     }
 }

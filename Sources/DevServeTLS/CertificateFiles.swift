@@ -19,6 +19,23 @@ enum CertificateFiles {
         }
     }
 
+    /// The bytes of `path`, or errno's reason it could not be read (a folder counts as unreadable).
+    static func readOrReason(_ path: String) -> Result<[UInt8], Errno> {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .failure(Errno(errno)) }
+        guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(Errno(EISDIR)) }
+        guard access(path, R_OK) == 0 else { return .failure(Errno(errno)) }
+        guard let bytes = read(path) else { return .failure(Errno(errno == 0 ? EIO : errno)) }
+        return .success(bytes)
+    }
+
+    /// An errno value with its message, as a Swift error.
+    struct Errno: Error {
+        var code: Int32
+        init(_ code: Int32) { self.code = code }
+        var message: String { String(cString: strerror(code)) }
+    }
+
     /// `folder/name`, with exactly one slash between them.
     static func join(_ folder: String, _ name: String) -> String {
         folder.hasSuffix("/") ? folder + name : folder + "/" + name

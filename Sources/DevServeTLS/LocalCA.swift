@@ -111,6 +111,11 @@ public struct LocalCA: Sendable {
         return WantedNames(dnsNames: dnsNames, addresses: addresses)
     }
 
+    /// Whether the local CA may sign this IP address (loopback or private).
+    public static func isPermittedAddress(_ text: String) -> Bool {
+        IPAddress(text)?.isPermitted == true
+    }
+
     /// `localhost` or a name ending in `.localhost` of letters, digits and hyphens, with `*` allowed
     /// only as the whole first label.
     static func isPermittedName(_ name: String) -> Bool {

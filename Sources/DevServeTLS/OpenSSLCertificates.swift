@@ -169,6 +169,36 @@ enum OpenSSLCertificates {
             subjectAltNames: subjectAltNames(leaf))
     }
 
+    static func parsesAsCertificate(_ pem: [UInt8]) -> Bool {
+        guard let certificate = try? readCertificate(pem, purpose: "reading the certificate") else {
+            ERR_clear_error()
+            return false
+        }
+        X509_free(certificate)
+        return true
+    }
+
+    static func parsesAsKey(_ pem: [UInt8]) -> Bool {
+        guard let key = try? readKey(pem, purpose: "reading the key") else {
+            ERR_clear_error()
+            return false
+        }
+        EVP_PKEY_free(key)
+        return true
+    }
+
+    /// Seconds from now until the certificate's notAfter (negative once expired).
+    static func secondsUntilExpiry(certificatePEM: [UInt8]) throws(TLSError) -> Int {
+        let certificate = try readCertificate(certificatePEM, purpose: "reading the certificate")
+        defer { X509_free(certificate) }
+        var days: Int32 = 0
+        var seconds: Int32 = 0
+        guard ASN1_TIME_diff(&days, &seconds, nil, X509_get0_notAfter(certificate)) == 1 else {
+            throw failure("reading the certificate's expiry date")
+        }
+        return Int(days) * 86_400 + Int(seconds)
+    }
+
     // MARK: - Helpers
 
     private static func failure(_ operation: String) -> TLSError {

@@ -17,6 +17,26 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case noHomeFolder
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
+    /// `--cert` names a file that is missing or cannot be read.
+    case certificateUnreadable(path: String, reason: String)
+    /// `--cert` names a file without a PEM certificate in it.
+    case notACertificate(path: String)
+    /// `--cert` names the key file (the two flags swapped).
+    case keyInsteadOfCertificate(path: String)
+    /// `--key` names a file that is missing or cannot be read.
+    case keyUnreadable(path: String, reason: String)
+    /// `--key` names a password-protected key.
+    case keyEncrypted(path: String)
+    /// `--key` names a file without a PEM private key in it.
+    case notAKey(path: String)
+    /// The key is not the certificate's.
+    case keyMismatch(certificate: String, key: String)
+    /// A connection's handshake failed (the client's protocol, ciphers or bytes were refused).
+    case handshakeFailed(errors: [String])
+    /// The peer closed the connection without close_notify, so the data may be truncated.
+    case uncleanShutdown
+    /// A TLS protocol error after the handshake.
+    case connectionFailed(errors: [String])
 
     public var description: String {
         switch self {
@@ -39,6 +59,34 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "private addresses (127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7)."
         case .noHomeFolder:
             return "Neither XDG_DATA_HOME nor HOME is set, so there is no folder for the local CA. Set one of them."
+        case .certificateUnreadable(let path, let reason):
+            return "The certificate '\(path)' could not be read: \(reason). Pass a readable PEM file to --cert, "
+                + "or use --tls alone for a local certificate."
+        case .notACertificate(let path):
+            return "The file '\(path)' holds no PEM certificate (-----BEGIN CERTIFICATE-----). "
+                + "Pass the certificate chain to --cert."
+        case .keyInsteadOfCertificate(let path):
+            return "The file '\(path)' given to --cert is a private key. "
+                + "Pass the certificate to --cert and the key to --key."
+        case .keyUnreadable(let path, let reason):
+            return "The key '\(path)' could not be read: \(reason). Pass a readable PEM key to --key."
+        case .keyEncrypted(let path):
+            return "The key '\(path)' is encrypted with a password, which devserve cannot ask for. "
+                + "Write a decrypted copy with `openssl pkey -in \(path) -out key.pem` and pass that to --key."
+        case .notAKey(let path):
+            return "The file '\(path)' holds no PEM private key (-----BEGIN PRIVATE KEY-----). "
+                + "Pass the certificate's private key to --key."
+        case .keyMismatch(let certificate, let key):
+            return "The key '\(key)' does not belong to the certificate '\(certificate)'. "
+                + "Pass the key the certificate was made for."
+        case .handshakeFailed(let errors):
+            return
+                "The TLS handshake failed: \(errors.isEmpty ? "no detail from OpenSSL" : errors.joined(separator: "; "))."
+        case .uncleanShutdown:
+            return "The peer closed the TLS connection without close_notify."
+        case .connectionFailed(let errors):
+            return
+                "The TLS connection failed: \(errors.isEmpty ? "no detail from OpenSSL" : errors.joined(separator: "; "))."
         case .openSSL(let operation, let errors):
             let detail = errors.isEmpty ? "no detail from OpenSSL" : errors.joined(separator: "; ")
             return "OpenSSL failed while \(operation): \(detail)."

@@ -1,0 +1,65 @@
+import DevServeCore
+import DevServeTLS
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What `--tls` or `--cert/--key` resolve to before anything listens: the loaded TLS context and
+/// the lines to tell the user (the certificate made or renewed, or the expiry warning).
+struct TLSLaunch {
+    var context: TLSServerContext
+    var notes: [String]
+    var warnings: [String]
+
+    /// The local leaf in `certs/` (made or renewed by the local CA as needed) unless the user
+    /// passed their own chain and key.
+    static func prepare(
+        certificate: String?, key: String?, lan: Bool, cwd: String, environment: [String: String]
+    ) throws(TLSError) -> TLSLaunch {
+        var notes: [String] = []
+        var warnings: [String] = []
+        let certificatePath: String
+        let keyPath: String
+        if let certificate, let key {
+            certificatePath = absolute(certificate, cwd: cwd)
+            keyPath = absolute(key, cwd: cwd)
+        } else {
+            let folder = try CertificateAuthority.defaultFolder(environment: environment)
+            let authority = try CertificateAuthority.ensureLocalCA(in: folder)
+            certificatePath = absolute("certs/localhost.pem", cwd: cwd)
+            keyPath = absolute("certs/localhost-key.pem", cwd: cwd)
+            // With --lan, phones and other machines reach it by this machine's private addresses.
+            let addresses = lan ? StartupBanner.lanAddresses().filter(LocalCA.isPermittedAddress) : []
+            switch try authority.ensureLeaf(
+                certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
+            {
+            case .created:
+                notes.append("Made certs/localhost.pem, signed by the local CA \(authority.certificatePath).")
+            case .renewed: notes.append("Renewed certs/localhost.pem (expiring, or the names it covers changed).")
+            case .current: break
+            }
+        }
+        let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
+        if context.secondsUntilExpiry <= 0 {
+            warnings.append(
+                "The certificate '\(certificatePath)' has expired; browsers will warn. Serving it anyway: "
+                    + "renew it, or use --tls alone for a local certificate.")
+        }
+        return TLSLaunch(context: context, notes: notes, warnings: warnings)
+    }
+
+    static func absolute(_ path: String, cwd: String) -> String {
+        path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
+    }
+
+    /// The environment variables the CA location depends on.
+    static func caEnvironment() -> [String: String] {
+        var environment: [String: String] = [:]
+        for key in ["XDG_DATA_HOME", "HOME"] {
+            if let value = getenv(key) { environment[key] = String(cString: value) }
+        }
+        return environment
+    }
+}

@@ -1,0 +1,138 @@
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOTLS
+
+/// How HTTPS connections are set up. Core does not know OpenSSL: the command line hands it a
+/// factory for the TLS handler (DevServeTLS), which must fire `TLSUserEvent.handshakeCompleted`.
+public struct TLSSetup: Sendable {
+    public var makeHandler: @Sendable () throws -> any ChannelHandler
+
+    public init(makeHandler: @escaping @Sendable () throws -> any ChannelHandler) {
+        self.makeHandler = makeHandler
+    }
+}
+
+/// The first handler of a connection on the HTTPS port. It looks at the first byte: a TLS
+/// handshake record (0x16) gets the TLS handler, then HTTP/2 or HTTP/1.1 by ALPN; anything else
+/// is plain HTTP sent to the wrong port and gets a redirect to the https URL, never a hang.
+/// Until the handshake completes, `headTimeout` bounds the connection (a client that connects
+/// and sends nothing, or stalls mid-handshake, is closed).
+final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let responder: FileResponder
+    private let logger: Logger
+    private let tls: TLSSetup
+    private var timer: Scheduled<Void>?
+
+    init(responder: FileResponder, logger: Logger, tls: TLSSetup) {
+        self.responder = responder
+        self.logger = logger
+        self.tls = tls
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Closes the connection unless a handshake completes in time; the timer outlives this
+        // handler (it is removed at the first byte) and is cancelled by `HandshakeDeadline`.
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: responder.configuration.limits.headTimeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else { return }
+        do {
+            let pipeline = context.pipeline.syncOperations
+            if first == 0x16 {
+                let deadline = HandshakeDeadline(timer: timer)
+                timer = nil
+                try pipeline.addHandler(try tls.makeHandler(), position: .last)
+                try pipeline.addHandler(deadline, position: .last)
+                try pipeline.addHandler(alpnHandler(for: context.channel), position: .last)
+            } else {
+                timer?.cancel()
+                timer = nil
+                try pipeline.addHandler(
+                    HTTP1Connection(responder: responder, logger: logger, transport: .redirectToTLS),
+                    position: .after(self))
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    /// HTTP/2 when ALPN agreed `h2`; HTTP/1.1 otherwise (also for clients without ALPN).
+    private func alpnHandler(for channel: any Channel) -> ApplicationProtocolNegotiationHandler {
+        let responder = responder
+        let logger = logger
+        return ApplicationProtocolNegotiationHandler { result in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                if case .negotiated("h2") = result {
+                    _ = try pipeline.configureHTTP2Pipeline(
+                        mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                    ) { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandlers(
+                                HTTP2FramePayloadToHTTP1ServerCodec(),
+                                HTTP2StreamHandler(responder: responder, logger: logger))
+                        }
+                    }
+                } else {
+                    try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
+                }
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SecureConnectionSniffer: Sendable {}
+
+/// Sits behind the TLS handler until the handshake completes, then cancels the sniffer's deadline
+/// and leaves. Handshake errors close the connection (only this connection).
+final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private var timer: Scheduled<Void>?
+
+    init(timer: Scheduled<Void>?) {
+        self.timer = timer
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            timer?.cancel()
+            timer = nil
+            context.fireUserInboundEventTriggered(event)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension HandshakeDeadline: Sendable {}

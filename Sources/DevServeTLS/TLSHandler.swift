@@ -1,0 +1,349 @@
+import NIOCore
+import NIOTLS
+
+/// TLS on one channel, as a handler: ciphertext below it, plaintext above it. It drives an
+/// `OpenSSLConnection` (which knows nothing of NIO) and keeps the protocol state here:
+/// - until the handshake completes, writes from above are held (and flushed when it does);
+///   completion fires `TLSUserEvent.handshakeCompleted(negotiatedProtocol:)`, so NIO's ALPN and
+///   HTTP/2 helpers work behind it;
+/// - after every OpenSSL call the ciphertext it produced is written out at once, so the memory
+///   BIO never grows: the channel's own outbound buffer, and so its writability, carries the load;
+/// - closing sends close_notify and waits (at most `shutdownTimeout`) for the peer's; the peer's
+///   close_notify is answered with ours; an EOF without one is reported as `TLSError.uncleanShutdown`.
+/// Modelled on how swift-nio-ssl's NIOSSLHandler is structured; written for OpenSSL's API.
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// How long a close waits for the peer's close_notify before closing the socket anyway.
+    public static let shutdownTimeout: TimeAmount = .seconds(3)
+    /// Small writes are joined into one record of at most this size (one TLS record's payload).
+    static let recordSize = 16 * 1024
+
+    private enum State {
+        case handshaking
+        case active
+        /// close_notify sent; waiting for the peer's, or the timer.
+        case closing
+        case closed
+    }
+
+    private let connection: OpenSSLConnection
+    private var state = State.handshaking
+    /// Plaintext written from above and not yet encrypted.
+    private var pendingWrites: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
+    /// A flush arrived while the handshake was still running.
+    private var flushPending = false
+    private var closePromise: EventLoopPromise<Void>?
+    private var shutdownTimer: Scheduled<Void>?
+
+    init(connection: OpenSSLConnection) {
+        self.connection = connection
+    }
+
+    /// The protocol version and cipher agreed, e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256" (for logs and tests).
+    public var negotiated: String { "\(connection.negotiatedVersion) \(connection.negotiatedCipher)" }
+
+    // MARK: Lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { handshakeStep(context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        handshakeStep(context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        let previous = state
+        state = .closed
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        switch previous {
+        case .active:
+            // The peer went away without close_notify: whatever it sent may be cut short.
+            context.fireErrorCaught(TLSError.uncleanShutdown)
+        case .closing:
+            closePromise?.succeed(())
+            closePromise = nil
+        case .handshaking, .closed:
+            break
+        }
+        context.fireChannelInactive()
+    }
+
+    // MARK: Reading
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let ciphertext = unwrapInboundIn(data)
+        ciphertext.withUnsafeReadableBytes { connection.feed($0) }
+        switch state {
+        case .handshaking: handshakeStep(context)
+        case .active, .closing: readPlaintext(context)
+        case .closed: return
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        writeCiphertext(context, promise: nil, flush: true)
+        context.fireChannelReadComplete()
+    }
+
+    private func handshakeStep(_ context: ChannelHandlerContext) {
+        guard case .handshaking = state else { return }
+        switch connection.handshake() {
+        case .incomplete:
+            writeCiphertext(context, promise: nil, flush: true)
+        case .complete:
+            state = .active
+            writeCiphertext(context, promise: nil, flush: true)
+            context.fireUserInboundEventTriggered(
+                TLSUserEvent.handshakeCompleted(negotiatedProtocol: connection.negotiatedProtocol))
+            if flushPending {
+                flushPending = false
+                encryptPendingWrites(context)
+            }
+            // Application data may have come in the same read as the client's Finished.
+            readPlaintext(context)
+        case .failed(let errors):
+            fail(context, TLSError.handshakeFailed(errors: errors))
+        case .closed:
+            fail(context, TLSError.handshakeFailed(errors: ["the peer closed the connection during the handshake"]))
+        }
+    }
+
+    private func readPlaintext(_ context: ChannelHandlerContext) {
+        while true {
+            switch state {
+            case .active, .closing: break
+            case .handshaking, .closed: return
+            }
+            var buffer = context.channel.allocator.buffer(capacity: Self.recordSize)
+            var result = OpenSSLConnection.Result.complete
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.recordSize) { pointer in
+                let (outcome, count) = connection.read(into: pointer)
+                result = outcome
+                return count
+            }
+            switch result {
+            case .complete:
+                context.fireChannelRead(wrapInboundOut(buffer))
+            case .incomplete:
+                // Reading may also have produced ciphertext (a key update, a session ticket).
+                writeCiphertext(context, promise: nil, flush: true)
+                return
+            case .closed:
+                peerSentCloseNotify(context)
+                return
+            case .failed(let errors):
+                fail(context, TLSError.connectionFailed(errors: errors))
+                return
+            }
+        }
+    }
+
+    private func peerSentCloseNotify(_ context: ChannelHandlerContext) {
+        let wasClosing: Bool
+        if case .closing = state { wasClosing = true } else { wasClosing = false }
+        if !wasClosing {
+            // Answer with ours, then close once it is out.
+            _ = connection.shutdown()
+        }
+        state = .closed
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        let promise = closePromise
+        closePromise = nil
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeCiphertext(context, promise: written, flush: true)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(promise: promise)
+        }
+    }
+
+    // MARK: Writing
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch state {
+        case .handshaking, .active:
+            pendingWrites.append((unwrapOutboundIn(data), promise))
+        case .closing, .closed:
+            promise?.fail(ChannelError.outputClosed)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .handshaking: flushPending = true
+        case .active: encryptPendingWrites(context)
+        case .closing, .closed: return
+        }
+    }
+
+    /// Encrypts every pending write (small ones joined into records) and writes the ciphertext
+    /// with one promise that completes all of theirs.
+    private func encryptPendingWrites(_ context: ChannelHandlerContext) {
+        guard !pendingWrites.isEmpty else { return }
+        let writes = pendingWrites
+        pendingWrites.removeAll(keepingCapacity: true)
+        var promises: [EventLoopPromise<Void>] = []
+        var joined: ByteBuffer?
+        var failed: [String]?
+
+        func encrypt(_ buffer: ByteBuffer) {
+            guard failed == nil else { return }
+            if case .failed(let errors) = buffer.withUnsafeReadableBytes({ connection.write($0) }) { failed = errors }
+        }
+        for (buffer, promise) in writes {
+            if let promise { promises.append(promise) }
+            if buffer.readableBytes < Self.recordSize {
+                if var pending = joined, pending.readableBytes + buffer.readableBytes <= Self.recordSize {
+                    joined = nil  // one owner, so the append does not copy
+                    var copy = buffer
+                    pending.writeBuffer(&copy)
+                    joined = pending
+                    continue
+                }
+                if let pending = joined { encrypt(pending) }
+                joined = buffer
+            } else {
+                if let pending = joined { encrypt(pending) }
+                joined = nil
+                encrypt(buffer)
+            }
+        }
+        if let pending = joined { encrypt(pending) }
+
+        if let failed {
+            for promise in promises { promise.fail(TLSError.connectionFailed(errors: failed)) }
+            fail(context, TLSError.connectionFailed(errors: failed))
+            return
+        }
+        var combined: EventLoopPromise<Void>?
+        if promises.count == 1 {
+            combined = promises[0]
+        } else if !promises.isEmpty {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            for each in promises { promise.futureResult.cascade(to: each) }
+            combined = promise
+        }
+        writeCiphertext(context, promise: combined, flush: true)
+    }
+
+    /// Moves the ciphertext OpenSSL produced to the channel. With nothing to send, a promise still
+    /// goes down as an empty write, so it completes in order with the writes before it.
+    private func writeCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?, flush: Bool) {
+        let pending = connection.pendingCiphertext
+        if pending > 0 {
+            var buffer = context.channel.allocator.buffer(capacity: pending)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { connection.takeCiphertext(into: $0) }
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        } else if let promise {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+        } else {
+            return
+        }
+        if flush { context.flush() }
+    }
+
+    private func failPendingWrites(_ error: any Error) {
+        let writes = pendingWrites
+        pendingWrites.removeAll()
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
+    // MARK: Closing
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch (state, mode) {
+        case (_, .input):
+            context.close(mode: .input, promise: promise)
+        case (.handshaking, _), (.closed, _):
+            state = .closed
+            failPendingWrites(ChannelError.ioOnClosedChannel)
+            context.close(mode: mode, promise: promise)
+        case (.closing, .all):
+            if let closePromise {
+                closePromise.futureResult.cascade(to: promise)
+            } else {
+                closePromise = promise
+            }
+        case (.closing, .output):
+            promise?.succeed(())
+        case (.active, .output):
+            // Half-close: close_notify, then the socket's output once it is written.
+            encryptPendingWrites(context)
+            _ = connection.shutdown()
+            state = .closing
+            let written = context.eventLoop.makePromise(of: Void.self)
+            writeCiphertext(context, promise: written, flush: true)
+            written.futureResult.assumeIsolated().whenComplete { _ in
+                context.close(mode: .output, promise: promise)
+            }
+        case (.active, .all):
+            encryptPendingWrites(context)
+            guard case .active = state else {
+                context.close(promise: promise)
+                return
+            }
+            state = .closing
+            closePromise = promise
+            switch connection.shutdown() {
+            case .complete:
+                finishClosing(context)
+            case .incomplete, .closed, .failed:
+                writeCiphertext(context, promise: nil, flush: true)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                shutdownTimer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
+                    let (handler, context) = bound.value
+                    handler.finishClosing(context)
+                }
+            }
+        }
+    }
+
+    /// Closes the socket once the last ciphertext (our close_notify) is written.
+    private func finishClosing(_ context: ChannelHandlerContext) {
+        guard case .closing = state else { return }
+        state = .closed
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        let promise = closePromise
+        closePromise = nil
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeCiphertext(context, promise: written, flush: true)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(promise: promise)
+        }
+    }
+
+    /// A protocol error: send the alert OpenSSL prepared, report, close.
+    private func fail(_ context: ChannelHandlerContext, _ error: TLSError) {
+        guard !isClosed else { return }
+        state = .closed
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        failPendingWrites(error)
+        writeCiphertext(context, promise: nil, flush: true)
+        context.fireErrorCaught(error)
+        let promise = closePromise
+        closePromise = nil
+        context.close(promise: promise)
+    }
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+}
+
+@available(*, unavailable)
+extension TLSHandler: Sendable {}
