@@ -104,6 +104,7 @@ let package = Package(
             dependencies: [
                 "DevServeTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict

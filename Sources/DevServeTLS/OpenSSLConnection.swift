@@ -139,9 +139,17 @@ final class OpenSSLConnection {
 
     /// Hands ciphertext from the peer to OpenSSL. Memory BIOs take everything.
     func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        _ = BIO_write(readBIO, base, Int32(bytes.count))
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let count = min(bytes.count - offset, Self.largestCall)
+            _ = BIO_write(readBIO, base + offset, Int32(count))
+            offset += count
+        }
     }
+
+    /// OpenSSL's lengths are `int`: larger buffers go through in pieces of this size.
+    static let largestCall = 1 << 30
 
     /// Ciphertext waiting to go to the peer.
     var pendingCiphertext: Int { Int(BIO_ctrl_pending(writeBIO)) }
@@ -149,7 +157,7 @@ final class OpenSSLConnection {
     /// Moves up to `into.count` bytes of waiting ciphertext into `into`; returns how many.
     func takeCiphertext(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        return max(0, Int(BIO_read(writeBIO, base, Int32(buffer.count))))
+        return max(0, Int(BIO_read(writeBIO, base, Int32(min(buffer.count, Self.largestCall)))))
     }
 
     func handshake() -> Result {
@@ -161,16 +169,21 @@ final class OpenSSLConnection {
     func read(into buffer: UnsafeMutableRawBufferPointer) -> (Result, Int) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return (.complete, 0) }
         ERR_clear_error()
-        let count = SSL_read(ssl, base, Int32(buffer.count))
+        let count = SSL_read(ssl, base, Int32(min(buffer.count, Self.largestCall)))
         return count > 0 ? (.complete, Int(count)) : (result(of: count), 0)
     }
 
     /// Encrypts all of `bytes` (memory BIOs never push back, so a write is never partial).
     func write(_ bytes: UnsafeRawBufferPointer) -> Result {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return .complete }
-        ERR_clear_error()
-        let count = SSL_write(ssl, base, Int32(bytes.count))
-        return count > 0 ? .complete : result(of: count)
+        guard let base = bytes.baseAddress else { return .complete }
+        var offset = 0
+        while offset < bytes.count {
+            ERR_clear_error()
+            let count = SSL_write(ssl, base + offset, Int32(min(bytes.count - offset, Self.largestCall)))
+            guard count > 0 else { return result(of: count) }
+            offset += Int(count)
+        }
+        return .complete
     }
 
     /// Sends close_notify. `.complete` once the peer's close_notify has also been received.

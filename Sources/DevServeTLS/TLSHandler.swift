@@ -34,8 +34,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.handshaking
     /// Plaintext written from above and not yet encrypted.
     private var pendingWrites: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
-    /// A flush arrived while the handshake was still running.
-    private var flushPending = false
+    /// How many of `pendingWrites` were flushed while the handshake was still running.
+    private var flushedDuringHandshake = 0
     private var closePromise: EventLoopPromise<Void>?
     private var shutdownTimer: Scheduled<Void>?
 
@@ -107,9 +107,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             writeCiphertext(context, promise: nil, flush: true)
             context.fireUserInboundEventTriggered(
                 TLSUserEvent.handshakeCompleted(negotiatedProtocol: connection.negotiatedProtocol))
-            if flushPending {
-                flushPending = false
-                encryptPendingWrites(context)
+            if flushedDuringHandshake > 0 {
+                let count = flushedDuringHandshake
+                flushedDuringHandshake = 0
+                encryptPendingWrites(context, count: count)
             }
             // Application data may have come in the same read as the client's Finished.
             readPlaintext(context)
@@ -182,18 +183,18 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func flush(context: ChannelHandlerContext) {
         switch state {
-        case .handshaking: flushPending = true
-        case .active: encryptPendingWrites(context)
+        case .handshaking: flushedDuringHandshake = pendingWrites.count
+        case .active: encryptPendingWrites(context, count: pendingWrites.count)
         case .closing, .closed: return
         }
     }
 
-    /// Encrypts every pending write (small ones joined into records) and writes the ciphertext
-    /// with one promise that completes all of theirs.
-    private func encryptPendingWrites(_ context: ChannelHandlerContext) {
-        guard !pendingWrites.isEmpty else { return }
-        let writes = pendingWrites
-        pendingWrites.removeAll(keepingCapacity: true)
+    /// Encrypts the first `count` pending writes (small ones joined into records) and writes the
+    /// ciphertext with one promise that completes all of theirs.
+    private func encryptPendingWrites(_ context: ChannelHandlerContext, count: Int) {
+        guard count > 0, !pendingWrites.isEmpty else { return }
+        let writes = pendingWrites.prefix(count)
+        pendingWrites.removeFirst(min(count, pendingWrites.count))
         var promises: [EventLoopPromise<Void>] = []
         var joined: ByteBuffer?
         var failed: [String]?
@@ -273,6 +274,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.closing, .all):
             if let closePromise {
                 closePromise.futureResult.cascade(to: promise)
+            } else if shutdownTimer == nil {
+                // After a half-close (output already shut, close_notify sent): nothing is left to
+                // wait for but the peer, which need not answer.
+                state = .closed
+                context.close(promise: promise)
             } else {
                 closePromise = promise
             }
@@ -280,7 +286,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.succeed(())
         case (.active, .output):
             // Half-close: close_notify, then the socket's output once it is written.
-            encryptPendingWrites(context)
+            encryptPendingWrites(context, count: pendingWrites.count)
             _ = connection.shutdown()
             state = .closing
             let written = context.eventLoop.makePromise(of: Void.self)
@@ -289,7 +295,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.close(mode: .output, promise: promise)
             }
         case (.active, .all):
-            encryptPendingWrites(context)
+            encryptPendingWrites(context, count: pendingWrites.count)
             guard case .active = state else {
                 context.close(promise: promise)
                 return

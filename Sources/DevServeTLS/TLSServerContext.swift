@@ -80,7 +80,7 @@ struct PEMBlocks {
         let text = String(decoding: file, as: UTF8.self)
         var blocks: [PEMBlocks] = []
         var current: (label: String, lines: [Substring])?
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if current == nil, line.hasPrefix("-----BEGIN "), line.hasSuffix("-----") {
                 current = (String(line.dropFirst(11).dropLast(5)), [line])
             } else if var block = current {

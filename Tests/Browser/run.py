@@ -12,6 +12,10 @@ drives Debian's chromium through chromedriver (python3-selenium) and checks that
   e. ten tabs on one origin all get a CSS change, and an eleventh still loads (one shared poll:
      over HTTP/1.1 Chromium opens at most six connections per host);
   f. a server restart with unchanged files does not reload the tab, and later saves still arrive.
+With --tls, devserve serves HTTPS with its local CA, which is trusted in a temporary NSS database
+(a temporary HOME for Chromium: no --ignore-certificate-errors), and one more check runs:
+  g. the page is a secure context with no certificate error, loaded over HTTP/2, and the live-reload
+     poll runs over HTTP/2 too.
 Every wait is bounded (about 5 s). Prints one line per check, then `browser: N passed, M failed`;
 exits 1 when a check failed, 2 when the suite could not run.
 """
@@ -186,7 +190,21 @@ class Server:
 # ---- The browser --------------------------------------------------------------------------------
 
 
-def start_browser(profile, tls):
+CERTUTIL = "/usr/bin/certutil"
+
+
+def trust_ca(home, ca):
+    """Makes HOME/.pki/nssdb (where Chromium on Linux reads trust) trusting only the suite's CA."""
+    nssdb = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(nssdb, exist_ok=True)
+    for command in (
+        [CERTUTIL, "-N", "-d", f"sql:{nssdb}", "--empty-password"],
+        [CERTUTIL, "-A", "-d", f"sql:{nssdb}", "-n", "devserve browser-suite CA", "-t", "C,,", "-i", ca],
+    ):
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_browser(profile, tls, home=None):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in (
@@ -195,10 +213,10 @@ def start_browser(profile, tls):
         "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
     ):
         options.add_argument(argument)
-    if tls:
-        options.add_argument("--ignore-certificate-errors")  # the suite's CA is not installed
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Over HTTPS the certificate must be trusted for real: Chromium reads HOME/.pki/nssdb.
+    env = dict(os.environ, HOME=home) if tls and home else None
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=options)
     driver.set_page_load_timeout(WAIT * 2)
     driver.set_script_timeout(WAIT)
     return driver
@@ -371,6 +389,22 @@ class Suite:
         wait_for(d, lambda d: d.execute_script(COLOR) == color, f"body color {color} after the restart")
         expect(d.execute_script(MARKER), "the page reloaded on a CSS change after the restart")
 
+    def https_without_warnings_over_http2(self):
+        """g. (--tls) A secure page, no certificate error, HTTP/2 for the page and the poll."""
+        d = self.driver
+        load(d, self.url("/"))  # a certificate error would show Chromium's interstitial, not the page
+        expect(d.title == "Home", f"the page title is {d.title!r}: a certificate warning?")
+        expect(d.execute_script("return location.protocol;") == "https:", "the page is not https")
+        expect(d.execute_script("return window.isSecureContext;"), "the page is not a secure context")
+        protocol = "return performance.getEntriesByType('navigation')[0].nextHopProtocol;"
+        expect(d.execute_script(protocol) == "h2", f"the page came over {d.execute_script(protocol)!r}, not h2")
+        color = self.save_css()
+        wait_for(d, lambda d: d.execute_script(COLOR) == color, f"body color {color}")
+        polls = """return performance.getEntriesByType('resource')
+            .filter(e => e.name.includes('/__devserve/poll')).map(e => e.nextHopProtocol);"""
+        used = d.execute_script(polls)
+        expect(used and all(p == "h2" for p in used), f"the polls went over {used}, not h2")
+
     CHECKS = [
         ("html save reloads the page", html_save_reloads),
         ("css save swaps without a reload", css_save_swaps),
@@ -395,7 +429,9 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the browser console after each check")
     args = parser.parse_args()
-    total = len(Suite.CHECKS)
+    checks = Suite.CHECKS + ([("https: trusted, no warning, HTTP/2", Suite.https_without_warnings_over_http2)]
+                             if args.tls else [])
+    total = len(checks)
 
     def cannot_run(reason):
         print(f"browser: cannot run: {reason}", file=sys.stderr)
@@ -420,13 +456,18 @@ def main():
     try:
         try:
             server.start()
-            driver = start_browser(os.path.join(workdir, "profile"), args.tls)
-        except (RuntimeError, OSError, WebDriverException) as error:
+            home = os.path.join(workdir, "home")
+            if args.tls:
+                if not os.access(CERTUTIL, os.X_OK):
+                    return cannot_run(f"{CERTUTIL} is missing (apt-get install libnss3-tools)")
+                trust_ca(home, os.path.join(workdir, "xdg", "devserve", "ca.pem"))
+            driver = start_browser(os.path.join(workdir, "profile"), args.tls, home)
+        except (RuntimeError, OSError, WebDriverException, subprocess.CalledProcessError) as error:
             return cannot_run(str(error).strip())
         if args.tls:
             print("browser: over HTTPS the tabs share HTTP/2 connections, so check e proves less than over HTTP/1.1")
         suite = Suite(driver, server, site)
-        for name, check in Suite.CHECKS:
+        for name, check in checks:
             started = time.monotonic()
             try:
                 suite.reset()
