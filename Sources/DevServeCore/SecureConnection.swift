@@ -81,8 +81,16 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 if case .negotiated("h2") = result {
-                    _ = try pipeline.configureHTTP2Pipeline(
-                        mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                    // NIO's HTTP/2 limits stay at their defaults (100 concurrent streams, flow
+                    // control, reset and glitch limits); a connection with no open stream for the
+                    // idle timeout is closed gracefully (GOAWAY), as HTTP/1.1's keep-alive is.
+                    let manager = NIOHTTP2ServerConnectionManagementHandler(
+                        eventLoop: channel.eventLoop,
+                        configuration: .init(
+                            maxIdleTime: responder.configuration.limits.idleTimeout, maxAge: nil,
+                            maxGraceTime: .seconds(5), keepalive: nil))
+                    let http2 = NIOHTTP2Handler(
+                        mode: .server, eventLoop: channel.eventLoop, streamDelegate: manager.http2StreamDelegate
                     ) { stream in
                         stream.eventLoop.makeCompletedFuture {
                             try stream.pipeline.syncOperations.addHandlers(
@@ -90,6 +98,8 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
                                 HTTP2StreamHandler(responder: responder, logger: logger))
                         }
                     }
+                    try pipeline.addHandler(http2)
+                    try pipeline.addHandler(manager)
                 } else {
                     try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
                 }
