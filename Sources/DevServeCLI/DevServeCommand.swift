@@ -8,7 +8,7 @@ public struct DevServeCommand: AsyncParsableCommand {
         commandName: "devserve",
         abstract: "Serve a folder for front-end development: correct HTTP, secure defaults, live reload.",
         version: version,
-        subcommands: [ServeCommand.self, CertCommand.self],
+        subcommands: [ServeCommand.self, CertCommand.self, TrustCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 

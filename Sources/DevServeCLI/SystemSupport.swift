@@ -68,3 +68,74 @@ enum BrowserOpener {
         DispatchQueue.global().async { _ = waitpid(child, nil, 0) }
     }
 }
+
+/// Runs helper programs (certutil, update-ca-certificates) to completion with posix_spawn, for the
+/// same reason as `BrowserOpener`: no Foundation. What they print is captured, not shown.
+enum ProgramRunner {
+    /// How a program ended: its exit status (128 + N when signal N killed it) and what it printed on
+    /// stdout and stderr together.
+    struct Finished: Sendable, Equatable {
+        var status: Int32
+        var output: String
+    }
+
+    /// The program could not be started at all; `reason` is strerror's.
+    struct StartFailure: Error, Sendable, Equatable {
+        var reason: String
+    }
+
+    /// The colon-separated `path` as folders, plus the sbin folders non-root users often lack.
+    static func searchFolders(path: String?) -> [String] {
+        let folders = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        return folders + ["/usr/local/sbin", "/usr/sbin", "/sbin"].filter { !folders.contains($0) }
+    }
+
+    /// The first executable `name` in `folders`; a name containing a slash is checked as it is.
+    static func find(_ name: String, in folders: [String]) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        return folders.lazy.map { $0 + "/" + name }.first { access($0, X_OK) == 0 }
+    }
+
+    /// Runs `arguments[0]` (a path) with the rest as its arguments, stdin from /dev/null, and waits.
+    static func run(_ arguments: [String]) throws(StartFailure) -> Finished {
+        precondition(!arguments.isEmpty, "ProgramRunner.run needs at least the program's path")
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw StartFailure(reason: String(cString: strerror(errno))) }
+        // Close-on-exec, so no other program inherits the ends (pipe2 needs _GNU_SOURCE in Swift).
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // dup2 clears close-on-exec on 1 and 2 only; the pipe's own ends still close at exec.
+        posix_spawn_file_actions_adddup2(&actions, ends[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, ends[1], 2)
+        let copies: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        defer { for copy in copies { free(copy) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, copies + [nil], environ)
+        close(ends[1])
+        guard spawned == 0 else {
+            close(ends[0])
+            throw StartFailure(reason: String(cString: strerror(spawned)))
+        }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
+            if count > 0 {
+                output += chunk[0..<count]
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(ends[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS are macros Swift cannot import: low 7 bits = signal, next 8 = status.
+        let signal = status & 0x7f
+        return Finished(
+            status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
+            output: String(decoding: output, as: UTF8.self))
+    }
+}
