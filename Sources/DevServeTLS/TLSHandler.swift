@@ -152,21 +152,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func peerSentCloseNotify(_ context: ChannelHandlerContext) {
-        let wasClosing: Bool
-        if case .closing = state { wasClosing = true } else { wasClosing = false }
-        if !wasClosing {
+        if case .closing = state {
+            finishClosing(context)
+        } else {
             // Answer with ours, then close once it is out.
             _ = connection.shutdown()
-        }
-        state = .closed
-        shutdownTimer?.cancel()
-        shutdownTimer = nil
-        let promise = closePromise
-        closePromise = nil
-        let written = context.eventLoop.makePromise(of: Void.self)
-        writeCiphertext(context, promise: written, flush: true)
-        written.futureResult.assumeIsolated().whenComplete { _ in
-            context.close(promise: promise)
+            state = .closing
+            finishClosing(context)
         }
     }
 
