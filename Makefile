@@ -11,8 +11,10 @@ BIN         = .build/$(CONFIG)/devserve
 # tests and benchmarks drive it with.
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
 # The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3).
-TEST_PACKAGES  = util-linux openssl chromium chromium-driver python3-selenium
-BENCH_PACKAGES = wrk nginx-light lighttpd curl procps python3-venv python3-pip
+TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-selenium libnss3-tools
+# TLS benchmarks: lighttpd-mod-openssl is only a Recommends of lighttpd (apt_install skips those),
+# h2load comes with nghttp2-client, and openssl s_client checks what each server negotiates.
+BENCH_PACKAGES = wrk nginx-light lighttpd lighttpd-mod-openssl nghttp2-client openssl curl procps python3-venv python3-pip
 
 .PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs clean help
 
@@ -69,6 +71,7 @@ test: test-deps format-check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 	/usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve
+	/usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve --tls
 
 format:
 	$(SWIFT) format format --in-place --recursive --parallel Package.swift Sources Tests
@@ -80,6 +83,7 @@ bench: bench-deps
 	$(SWIFT) build -c release --static-swift-stdlib
 	/usr/bin/python3 Tests/Benchmarks/bench.py --binary .build/release/devserve
 	/usr/bin/python3 Tests/Benchmarks/reload_bench.py --binary .build/release/devserve
+	/usr/bin/python3 Tests/Benchmarks/tls_bench.py --binary .build/release/devserve
 
 certs: build
 	$(BIN) cert

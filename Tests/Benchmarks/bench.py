@@ -58,8 +58,9 @@ class ServerFailed(Exception):
 # The site
 
 
-def generate_site(root):
-    """index.html (~3 KB), app/m000.js..m299.js (~1-2 KB, a tree of imports), modules.html, big.bin."""
+def generate_site(root, big_file=True):
+    """index.html (~3 KB), app/m000.js..m299.js (~1-2 KB, a tree of imports), modules.html, big.bin
+    (left out with big_file=False: tls_bench.py does not download it)."""
     rng = random.Random(20240601)
     words = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
              "incididunt ut labore et dolore magna aliqua").split()
@@ -103,6 +104,8 @@ def generate_site(root):
     with open(os.path.join(root, "site.css"), "w") as f:
         f.write("body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; }\n")
 
+    if not big_file:
+        return [f"/app/m{i:03d}.js" for i in range(MODULE_COUNT)]
     # 100 MB of random-looking bytes: a few random MiB repeated (fast, incompressible enough).
     chunk = os.urandom(4 * 1024 * 1024)
     with open(os.path.join(root, "big.bin"), "wb") as f:
@@ -144,6 +147,8 @@ class Server:
         self.process = None
         self.log_path = os.path.join(work, f"{name}.log")
         self.startup_ms = None
+        self.cwd = None  # working folder and environment of the server process (None: ours);
+        self.env = None  # tls_bench.py runs devserve beside its certs/ with its own XDG_DATA_HOME
 
     def command(self):
         port = self.port
@@ -220,7 +225,8 @@ mimetype.assign = (
         try:
             # Its own session, so the whole group (nginx's workers too) can be stopped by its id.
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=logfile,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            cwd=self.cwd, env=self.env)
         except OSError as error:
             raise ServerFailed(f"{self.name}: could not run {command[0]}: {error}")
         finally:
