@@ -82,24 +82,10 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
                 let pipeline = channel.pipeline.syncOperations
                 if case .negotiated("h2") = result {
                     // NIO's HTTP/2 limits stay at their defaults (100 concurrent streams, flow
-                    // control, reset and glitch limits); a connection with no open stream for the
-                    // idle timeout is closed gracefully (GOAWAY), as HTTP/1.1's keep-alive is.
-                    let manager = NIOHTTP2ServerConnectionManagementHandler(
-                        eventLoop: channel.eventLoop,
-                        configuration: .init(
-                            maxIdleTime: responder.configuration.limits.idleTimeout, maxAge: nil,
-                            maxGraceTime: .seconds(5), keepalive: nil))
-                    let http2 = NIOHTTP2Handler(
-                        mode: .server, eventLoop: channel.eventLoop, streamDelegate: manager.http2StreamDelegate
-                    ) { stream in
-                        stream.eventLoop.makeCompletedFuture {
-                            try stream.pipeline.syncOperations.addHandlers(
-                                HTTP2FramePayloadToHTTP1ServerCodec(),
-                                HTTP2StreamHandler(responder: responder, logger: logger))
-                        }
-                    }
-                    try pipeline.addHandler(http2)
-                    try pipeline.addHandler(manager)
+                    // control, reset, glitch and header-size limits); devserve answers the frames.
+                    try pipeline.addHandler(
+                        NIOHTTP2Handler(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()))
+                    try pipeline.addHandler(HTTP2Connection(responder: responder, logger: logger))
                 } else {
                     try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
                 }

@@ -151,6 +151,10 @@ final class OpenSSLConnection {
     /// OpenSSL's lengths are `int`: larger buffers go through in pieces of this size.
     static let largestCall = 1 << 30
 
+    /// Whether a read could return anything: decrypted bytes OpenSSL holds, or ciphertext not yet
+    /// processed. When neither, another `read` would only say WANT_READ.
+    var mayRead: Bool { SSL_pending(ssl) > 0 || BIO_ctrl_pending(readBIO) > 0 }
+
     /// Ciphertext waiting to go to the peer.
     var pendingCiphertext: Int { Int(BIO_ctrl_pending(writeBIO)) }
 

@@ -137,6 +137,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch result {
             case .complete:
                 context.fireChannelRead(wrapInboundOut(buffer))
+                if !connection.mayRead {
+                    writeCiphertext(context, promise: nil, flush: true)
+                    return
+                }
             case .incomplete:
                 // Reading may also have produced ciphertext (a key update, a session ticket).
                 writeCiphertext(context, promise: nil, flush: true)

@@ -1,0 +1,274 @@
+import Logging
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Serves HTTP/2 on one connection, at the frame level behind NIO's `NIOHTTP2Handler` (which
+/// keeps the protocol: HPACK, stream states, flow control, and its limits on streams, resets and
+/// glitches). Each request is answered from its HEADERS frame by the same responder as HTTP/1.1,
+/// so the responses are the same: files, listings, injected pages and long polls.
+///
+/// Why frames and not NIO's per-stream child channels: a child channel, its pipeline and the
+/// HTTP/1 codec cost more than the rest of a small response together; a page of 300 modules is
+/// 300 of them. Here a stream is a dictionary entry while it is answered, and the responses to
+/// one read go out with one flush.
+///
+/// - A long poll waits as an entry in `polls`; a stream the browser resets forgets its wait.
+/// - File bodies go out in chunks (`FileStream`); NIO's flow control holds back each chunk's
+///   write until the client's window allows it, and the next chunk is read only then.
+/// - A request that sends a body gets its answer, then RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
+/// - With no stream open for `idleTimeout`, the connection says GOAWAY and closes.
+final class HTTP2Connection: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private let responder: FileResponder
+    private let logger: Logger
+    private let logRequests: Bool
+    /// Streams being answered (waiting polls and file bodies included).
+    private var active: Set<HTTP2StreamID> = []
+    /// The hub's wait id of each stream whose long poll waits.
+    private var polls: [HTTP2StreamID: Int] = [:]
+    private var highestStream = HTTP2StreamID.rootStream
+    private var wroteInRead = false
+    private var isOpen = true
+    private var idleTimer: Scheduled<Void>?
+
+    /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
+    static func isConnectionSpecific(_ name: String) -> Bool {
+        switch name {
+        case "connection", "keep-alive", "transfer-encoding", "upgrade": return true
+        default: return false
+        }
+    }
+
+    /// Values that differ from file to file stay out of HPACK's dynamic table: indexing them
+    /// would only evict the values that repeat (types, cache policy) and lengthen every lookup.
+    static func indexing(_ name: String) -> HPACKIndexing {
+        switch name {
+        case "etag", "last-modified", "content-length", "content-range", "location": return .nonIndexable
+        default: return .indexable
+        }
+    }
+
+    init(responder: FileResponder, logger: Logger) {
+        self.responder = responder
+        self.logger = logger
+        self.logRequests = responder.configuration.logRequests
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armIdleTimer(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
+        idleTimer?.cancel()
+        idleTimer = nil
+        if let hub = responder.configuration.changeHub {
+            for id in polls.values { hub.cancel(id) }
+        }
+        polls.removeAll()
+        active.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // NIOHTTP2Handler has already answered protocol errors (GOAWAY or RST_STREAM); TLS errors
+        // and unclean shutdowns end the connection.
+        if error is any NIOHTTP2Error { return }
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            // Only a stream's first HEADERS is a request; later ones are trailers.
+            guard frame.streamID > highestStream else { return }
+            highestStream = frame.streamID
+            active.insert(frame.streamID)
+            idleTimer?.cancel()
+            idleTimer = nil
+            respond(context, stream: frame.streamID, to: request(from: headers.headers), requestDone: headers.endStream)
+        case .rstStream:
+            if let id = polls.removeValue(forKey: frame.streamID) { responder.configuration.changeHub?.cancel(id) }
+            finished(context, stream: frame.streamID)
+        default:
+            break  // DATA of request bodies, settings, pings, window updates: NIO's handler did its part
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if wroteInRead {
+            wroteInRead = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// The request as the responder reads it; `:authority` is the Host.
+    private func request(from headers: HPACKHeaders) -> HTTPRequest {
+        var method = "GET"
+        var path = ""
+        var request = HTTPRequest(method: .get, target: "", scheme: "https")
+        var authority: String?
+        var hosts: [String] = []
+        for (name, value, _) in headers {
+            if name.utf8.first == UInt8(ascii: ":") {
+                switch name {
+                case ":method": method = value
+                case ":path": path = value
+                case ":authority": authority = value
+                default: break
+                }
+            } else if name == "host" {
+                hosts.append(value)
+            } else {
+                request.record(lowercasedName: name, value: value)
+                if name == "content-length" && value != "0" { request.hasBody = true }
+            }
+        }
+        request.method = HTTPRequest.Method(method)
+        request.target = path
+        // :authority wins; a Host header repeating it is not a second host (RFC 9113 §8.3.1).
+        request.hosts = authority.map { [$0] + hosts.filter { $0 != authority } } ?? hosts
+        return request
+    }
+
+    // MARK: Answering
+
+    private func respond(
+        _ context: ChannelHandlerContext, stream: HTTP2StreamID, to request: HTTPRequest, requestDone: Bool
+    ) {
+        let started = logRequests ? NIODeadline.now() : .uptimeNanoseconds(0)
+        switch responder.answer(request) {
+        case .response(let response):
+            send(context, stream: stream, response, for: request, requestDone: requestDone, started: started)
+            wroteInRead = true
+        case .waitForChanges(let since):
+            guard let hub = responder.configuration.changeHub else { return }
+            let (id, answer) = hub.wait(
+                since: since, on: context.eventLoop, timeout: responder.configuration.limits.pollTimeout)
+            polls[stream] = id
+            answer.assumeIsolated().whenComplete { [self] result in
+                guard isOpen, polls.removeValue(forKey: stream) != nil, case .success(let answer) = result else {
+                    return
+                }
+                let response = responder.pollResponse(answer, request: request)
+                send(context, stream: stream, response, for: request, requestDone: requestDone, started: started)
+                context.flush()
+            }
+        }
+    }
+
+    private func send(
+        _ context: ChannelHandlerContext, stream: HTTP2StreamID, _ response: Response, for request: HTTPRequest,
+        requestDone: Bool, started: NIODeadline
+    ) {
+        var headers = HPACKHeaders()
+        headers.reserveCapacity(12)
+        headers.add(name: ":status", value: String(response.status.code))
+        if let fixed = response.fixedHeaders {
+            for (name, value) in fixed.http2 { headers.add(name: name, value: value, indexing: Self.indexing(name)) }
+        }
+        headers.add(name: "date", value: responder.date.value)
+        for (name, value) in response.headers {
+            let lowered = name.lowercased()
+            if !Self.isConnectionSpecific(lowered) {
+                headers.add(name: lowered, value: value, indexing: Self.indexing(lowered))
+            }
+        }
+        let body = request.method == .head ? ResponseBody.empty : response.body
+        if case .empty = body {
+            write(context, HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: true))))
+            complete(context, stream: stream, request, response, requestDone: requestDone, started: started)
+            return
+        }
+        write(context, HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers))))
+        switch body {
+        case .empty:
+            break
+        case .bytes(let buffer):
+            write(
+                context, HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer), endStream: true)))
+            )
+            complete(context, stream: stream, request, response, requestDone: requestDone, started: started)
+        case .file(let slice):
+            guard let descriptor = slice.takeDescriptor() else {
+                write(context, HTTP2Frame(streamID: stream, payload: .rstStream(.internalError)))
+                finished(context, stream: stream)
+                return
+            }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            FileStream(
+                descriptor: descriptor, offset: slice.offset, length: slice.length, channel: context.channel,
+                write: { chunk in
+                    let (handler, context) = bound.value
+                    let frame = HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(chunk))))
+                    return context.writeAndFlush(handler.wrapOutboundOut(frame))
+                },
+                finished: { completed in
+                    let (handler, context) = bound.value
+                    guard handler.isOpen else { return }
+                    if completed {
+                        let end = HTTP2Frame(
+                            streamID: stream, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+                        handler.write(context, end)
+                        handler.complete(
+                            context, stream: stream, request, response, requestDone: requestDone, started: started)
+                    } else {
+                        // Cut short (the file shrank, or the stream was reset): never end it as if whole.
+                        handler.write(context, HTTP2Frame(streamID: stream, payload: .rstStream(.internalError)))
+                        handler.finished(context, stream: stream)
+                    }
+                    context.flush()
+                }
+            ).start()
+        }
+    }
+
+    /// The response's last frame is written: log it, and release a request body we never read.
+    private func complete(
+        _ context: ChannelHandlerContext, stream: HTTP2StreamID, _ request: HTTPRequest, _ response: Response,
+        requestDone: Bool, started: NIODeadline
+    ) {
+        if !requestDone {
+            write(context, HTTP2Frame(streamID: stream, payload: .rstStream(.noError)))
+        }
+        if logRequests { logger.info("\(LogLine.request(request, response: response, started: started))") }
+        finished(context, stream: stream)
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ frame: HTTP2Frame) {
+        context.write(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func finished(_ context: ChannelHandlerContext, stream: HTTP2StreamID) {
+        guard active.remove(stream) != nil, active.isEmpty else { return }
+        armIdleTimer(context)
+    }
+
+    // MARK: Idle
+
+    private func armIdleTimer(_ context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: responder.configuration.limits.idleTimeout) {
+            let (handler, context) = bound.value
+            handler.idleTimer = nil
+            guard handler.isOpen, handler.active.isEmpty else { return }
+            let goAway = HTTP2Frame(
+                streamID: .rootStream,
+                payload: .goAway(lastStreamID: handler.highestStream, errorCode: .noError, opaqueData: nil))
+            context.writeAndFlush(handler.wrapOutboundOut(goAway)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2Connection: Sendable {}
