@@ -153,7 +153,8 @@ class Server:
     def command(self):
         port = self.port
         if self.name == "devserve":
-            return [self.binary, self.site, "--port", str(port), "--quiet", "--host", "127.0.0.1"]
+            # --no-reload: a static server against static servers (live reload injects into pages).
+            return [self.binary, self.site, "--port", str(port), "--no-reload", "--quiet", "--host", "127.0.0.1"]
         if self.name == "python":
             return ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", self.site, str(port)]
         if self.name == "nginx":
