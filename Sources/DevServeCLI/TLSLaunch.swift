@@ -31,7 +31,13 @@ struct TLSLaunch {
             certificatePath = absolute("certs/localhost.pem", cwd: cwd)
             keyPath = absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
-            let addresses = lan ? StartupBanner.lanAddresses().filter(LocalCA.isPermittedAddress) : []
+            let lanAddresses = lan ? StartupBanner.lanAddresses() : []
+            let addresses = lanAddresses.filter(LocalCA.isPermittedAddress)
+            for address in lanAddresses where !addresses.contains(address) {
+                warnings.append(
+                    "The address \(address) is not a private one, so the local CA may not sign it: browsers on "
+                        + "other machines will warn there. Use a private (10.x, 172.16-31.x, 192.168.x) address.")
+            }
             switch try authority.ensureLeaf(
                 certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
             {
