@@ -620,6 +620,21 @@ def write_report(path, report, who):
         log(f"{who}: could not write {path}: {error}")
 
 
+def print_events(servers, events, kinds):
+    """Lists each server's errors (at most 12 each) under one heading naming the kinds looked for."""
+    heading = False
+    for name in servers:
+        if events[name]:
+            if not heading:
+                print()
+                print(f"Errors seen ({kinds}):")
+                heading = True
+            for event in events[name][:12]:
+                print(f"  {name}: {event}")
+            if len(events[name]) > 12:
+                print(f"  {name}: ... {len(events[name]) - 12} more")
+
+
 def markdown_table(rows):
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
     for row in rows[1:]:
@@ -857,17 +872,7 @@ def main():
         print("n/a [held k/N]: the server closed the idle connections (python's http.server speaks "
               "HTTP/1.0 and closes after each response), so there is nothing to measure.")
     print("CPU per request: the server's user+system time during the wrk run / requests answered.")
-    any_events = False
-    for name in servers:
-        if events[name]:
-            if not any_events:
-                print()
-                print("Errors seen (wrk socket errors, non-2xx/3xx, refused connections, crashes):")
-                any_events = True
-            for event in events[name][:12]:
-                print(f"  {name}: {event}")
-            if len(events[name]) > 12:
-                print(f"  {name}: ... {len(events[name]) - 12} more")
+    print_events(servers, events, "wrk socket errors, non-2xx/3xx, refused connections, crashes")
 
     if args.json:
         report = {

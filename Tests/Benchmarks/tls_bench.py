@@ -43,7 +43,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import (MODULE_COUNT, Server, ServerFailed, generate_site, log, machine_info,  # noqa: E402
                    markdown_table, note_wrk, print_table, record_cpu, run_wrk, tool_version,
-                   write_report, nginx_command, lighttpd_command)
+                   write_report, nginx_command, lighttpd_command, print_events)
 
 SERVERS = ("devserve", "nginx", "lighttpd")
 
@@ -673,17 +673,7 @@ def main():
                       "failed to start or to handshake); its figures are n/a.")
             else:
                 print(f"{name}: did not serve TLS in any round; its figures are n/a.")
-    any_events = False
-    for name in servers:
-        if events[name]:
-            if not any_events:
-                print()
-                print("Errors seen (start-up, wrong answers, client errors, non-2xx responses, crashes):")
-                any_events = True
-            for event in events[name][:12]:
-                print(f"  {name}: {event}")
-            if len(events[name]) > 12:
-                print(f"  {name}: ... {len(events[name]) - 12} more")
+    print_events(servers, events, "start-up, wrong answers, client errors, non-2xx responses, crashes")
 
     if args.json:
         report = {
