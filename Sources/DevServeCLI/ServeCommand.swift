@@ -171,7 +171,10 @@ public struct ServeCommand: AsyncParsableCommand {
             for note in launch.notes { Console.write(note + "\n") }
             for warning in launch.warnings { logger.warning("\(warning)") }
             let context = launch.context
-            plan.configuration.tls = TLSSetup { try context.makeHandler() }
+            let ownCertificate = cert != nil
+            plan.configuration.tls = TLSSetup(
+                makeHandler: { try context.makeHandler() },
+                explainFailure: { TLSLaunch.explain($0, ownCertificate: ownCertificate) })
             plan.configuration.protectedPaths.formUnion(
                 LaunchPlan.realPaths([context.certificatePath, context.keyPath]))
         }

@@ -56,6 +56,23 @@ struct TLSLaunch {
         return TLSLaunch(context: context, notes: notes, warnings: warnings)
     }
 
+    /// What a failed handshake means for the user, when it means something they can fix.
+    static func explain(_ error: any Error, ownCertificate: Bool) -> String? {
+        guard case TLSError.handshakeFailed(let errors) = error else { return nil }
+        let detail = errors.joined(separator: " ").lowercased()
+        if detail.contains("unknown ca") || detail.contains("bad certificate") || detail.contains("certificate unknown")
+        {
+            return ownCertificate
+                ? "A client refused the certificate (it does not trust its issuer): trust your CA in the browser."
+                : "A client refused the certificate (it does not trust the local CA): run `devserve trust` once, "
+                    + "then restart the browser."
+        }
+        if detail.contains("unsupported protocol") {
+            return "A client offered only TLS 1.1 or older, which devserve refuses: update the client."
+        }
+        return nil
+    }
+
     static func absolute(_ path: String, cwd: String) -> String {
         path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
     }

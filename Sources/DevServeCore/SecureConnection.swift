@@ -2,14 +2,33 @@ import Logging
 import NIOCore
 import NIOHTTP2
 import NIOTLS
+import Synchronization
 
 /// How HTTPS connections are set up. Core does not know OpenSSL: the command line hands it a
 /// factory for the TLS handler (DevServeTLS), which must fire `TLSUserEvent.handshakeCompleted`.
 public struct TLSSetup: Sendable {
     public var makeHandler: @Sendable () throws -> any ChannelHandler
+    /// The sentence to log for a handshake failure the user can act on (a browser that does not
+    /// trust the certificate), or nil to stay quiet (scanners, bad clients).
+    public var explainFailure: @Sendable (any Error) -> String?
+    /// Each explanation is logged once per process: a browser retries, and the log must not fill.
+    let explained = Explained()
 
-    public init(makeHandler: @escaping @Sendable () throws -> any ChannelHandler) {
+    public init(
+        makeHandler: @escaping @Sendable () throws -> any ChannelHandler,
+        explainFailure: @escaping @Sendable (any Error) -> String? = { _ in nil }
+    ) {
         self.makeHandler = makeHandler
+        self.explainFailure = explainFailure
+    }
+
+    final class Explained: Sendable {
+        private let said = Mutex<Set<String>>([])
+
+        /// True the first time `sentence` comes.
+        func isNew(_ sentence: String) -> Bool {
+            said.withLock { $0.insert(sentence).inserted }
+        }
     }
 }
 
@@ -47,7 +66,7 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
         do {
             let pipeline = context.pipeline.syncOperations
             if first == 0x16 {
-                let deadline = HandshakeDeadline(timer: timer)
+                let deadline = HandshakeDeadline(timer: timer, logger: logger, tls: tls)
                 timer = nil
                 try pipeline.addHandler(try tls.makeHandler(), position: .last)
                 try pipeline.addHandler(deadline, position: .last)
@@ -103,9 +122,13 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private var timer: Scheduled<Void>?
+    private let logger: Logger
+    private let tls: TLSSetup
 
-    init(timer: Scheduled<Void>?) {
+    init(timer: Scheduled<Void>?, logger: Logger, tls: TLSSetup) {
         self.timer = timer
+        self.logger = logger
+        self.tls = tls
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -120,6 +143,11 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let sentence = tls.explainFailure(error), tls.explained.isNew(sentence) {
+            logger.warning("\(sentence)")
+        } else {
+            logger.debug("TLS handshake failed: \(error)")
+        }
         context.close(promise: nil)
     }
 

@@ -189,6 +189,21 @@ import Testing
         #expect(try server.stop() == 0)
     }
 
+    @Test func aClientThatDistrustsTheCertificateIsExplainedOnce() throws {
+        let project = try Project()
+        let server = try project.serve(["--tls"])
+        let port = try server.waitForHTTPSPort()
+        for _ in 0..<3 {
+            let refused = try Tool.run("/usr/bin/curl", ["-sS", "https://localhost:\(port)/docs/a.txt"])
+            #expect(refused.status != 0, "curl without the CA must refuse")
+        }
+        let trusted = try project.curl(port, "/docs/a.txt")
+        #expect(trusted.output == "alpha\n2 200")
+        let sentence = "A client refused the certificate (it does not trust the local CA): run `devserve trust` once"
+        #expect(server.errorOutput.components(separatedBy: sentence).count - 1 == 1, "\(server.errorOutput)")
+        #expect(try server.stop() == 0)
+    }
+
     @Test func theUsersOwnCertificateAndKeyAreServedAndNeverListed() throws {
         let project = try Project()
         try FileManager.default.createDirectory(atPath: project.site + "/tls", withIntermediateDirectories: true)
