@@ -1,4 +1,5 @@
 import DevServeCore
+import DevServeTLS
 import NIOCore
 
 #if canImport(Glibc)
@@ -111,8 +112,15 @@ public struct LaunchPlan: Sendable {
     }
 
     /// The TLS leaf and key in `certs/` of the folder devserve runs from, never served.
+    /// Also the local CA's certificate and key, wherever the served folder lies: the CA is
+    /// trusted by the user's browsers, so its key must never leave the machine.
     static func protectedPaths(cwd: String) -> Set<String> {
-        realPaths(["certs/localhost.pem", "certs/localhost-key.pem"].map { (cwd == "/" ? "/" : cwd + "/") + $0 })
+        var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { (cwd == "/" ? "/" : cwd + "/") + $0 }
+        if let folder = try? CertificateAuthority.defaultFolder(environment: TLSLaunch.caEnvironment()) {
+            let base = folder.hasSuffix("/") ? folder : folder + "/"
+            paths += [base + "ca.pem", base + "ca-key.pem"]
+        }
+        return realPaths(paths)
     }
 
     /// Each path as given and, where it exists, as its real path.

@@ -175,8 +175,10 @@ public struct ServeCommand: AsyncParsableCommand {
             plan.configuration.tls = TLSSetup(
                 makeHandler: { try context.makeHandler() },
                 explainFailure: { TLSLaunch.explain($0, ownCertificate: ownCertificate) })
+            // Again now that the CA and the leaf exist, so their real paths are known.
             plan.configuration.protectedPaths.formUnion(
-                LaunchPlan.realPaths([context.certificatePath, context.keyPath]))
+                LaunchPlan.realPaths([context.certificatePath, context.keyPath]).union(
+                    LaunchPlan.protectedPaths(cwd: LaunchPlan.currentDirectory())))
         }
 
         let server = try await Self.startServer(plan: plan, logger: logger)

@@ -126,21 +126,30 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // Backpressure: while the client does not read our answers, do not read its requests.
-        if context.channel.isWritable {
+        // Backpressure: while the client does not read our answers, do not read its requests;
+        // while an answer is still going out (a streamed file, a waiting poll), read no more than
+        // one head's worth ahead.
+        if context.channel.isWritable && !isAheadOfAnswers {
             context.read()
         } else {
             heldRead = true
         }
     }
 
+    private var isAheadOfAnswers: Bool {
+        (streaming || waitingPoll != nil) && (pending?.readableBytes ?? 0) > limits.maximumHeadBytes
+    }
+
+    /// Resumes reading held back by `read`, once neither reason holds.
+    private func resumeReading(_ context: ChannelHandlerContext) {
+        guard heldRead, context.channel.isWritable, !isAheadOfAnswers else { return }
+        heldRead = false
+        context.read()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            processPending(context)
-            if heldRead {
-                heldRead = false
-                context.read()
-            }
+            processPending(context)  // which resumes held reads
         }
         context.fireChannelWritabilityChanged()
     }
@@ -149,7 +158,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private func processPending(_ context: ChannelHandlerContext) {
         var wrote = false
         defer {
-            if wrote, case .open = state { context.flush() }
+            if case .open = state {
+                if wrote { context.flush() }
+                resumeReading(context)
+            }
         }
         while case .open = state, waitingPoll == nil, !streaming, context.channel.isWritable, var buffer = pending,
             buffer.readableBytes > 0
@@ -226,6 +238,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             logLine = { [logger] in logger.info("\(LogLine.request(request, response: response, started: started))") }
         }
         write(context, response, connection: connection, isHead: request.method == .head, done: logLine)
+        guard case .open = state else { return }  // a body that failed at once has closed the connection
         if !keepAlive {
             if streaming {
                 finishAfterStream = request.hasBody

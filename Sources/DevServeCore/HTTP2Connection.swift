@@ -37,7 +37,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
     static func isConnectionSpecific(_ name: String) -> Bool {
         switch name {
-        case "connection", "keep-alive", "transfer-encoding", "upgrade": return true
+        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": return true
         default: return false
         }
     }
@@ -92,13 +92,43 @@ final class HTTP2Connection: ChannelInboundHandler {
             active.insert(frame.streamID)
             idleTimer?.cancel()
             idleTimer = nil
-            respond(context, stream: frame.streamID, to: request(from: headers.headers), requestDone: headers.endStream)
+            var request = request(from: headers.headers)
+            if !request.target.hasPrefix("/") && request.target != "*" {
+                // HTTP/2 names the host in :authority only; an absolute :path must not override
+                // it (RFC 9113 §8.3.1).
+                request.target = "/"
+                let refusal = responder.protocolErrorResponse(.badRequest, "the :path is not an absolute path")
+                send(
+                    context, stream: frame.streamID, refusal, for: request, requestDone: headers.endStream,
+                    started: .now())
+                wroteInRead = true
+                return
+            }
+            respond(context, stream: frame.streamID, to: request, requestDone: headers.endStream)
         case .rstStream:
-            if let id = polls.removeValue(forKey: frame.streamID) { responder.configuration.changeHub?.cancel(id) }
-            finished(context, stream: frame.streamID)
+            streamClosed(context, frame.streamID)
+        case .data(let data):
+            // Request bodies are never read; give their bytes back to the connection's window, so
+            // later requests on it are not starved (the stream itself is reset after its answer).
+            let length = data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
+            if length > 0 {
+                write(context, HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: length)))
+                wroteInRead = true
+            }
         default:
-            break  // DATA of request bodies, settings, pings, window updates: NIO's handler did its part
+            break  // settings, pings, window updates: NIO's handler did its part
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Streams NIO closes itself (a stream error, a reset it sent) end like a reset from the peer.
+        if let closed = event as? StreamClosedEvent { streamClosed(context, closed.streamID) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func streamClosed(_ context: ChannelHandlerContext, _ stream: HTTP2StreamID) {
+        if let id = polls.removeValue(forKey: stream) { responder.configuration.changeHub?.cancel(id) }
+        finished(context, stream: stream)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -182,12 +212,24 @@ final class HTTP2Connection: ChannelInboundHandler {
             }
         }
         let body = request.method == .head ? ResponseBody.empty : response.body
-        if case .empty = body {
-            write(context, HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: true))))
+        var isEmpty = false
+        if case .empty = body { isEmpty = true }
+        // NIO refuses a header block it finds invalid; the stream is then reset, never left hanging.
+        let headersWritten = context.eventLoop.makePromise(of: Void.self)
+        context.write(
+            wrapOutboundOut(
+                HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: isEmpty)))),
+            promise: headersWritten)
+        headersWritten.futureResult.assumeIsolated().whenFailure { [self] _ in
+            guard isOpen else { return }
+            write(context, HTTP2Frame(streamID: stream, payload: .rstStream(.internalError)))
+            context.flush()
+            finished(context, stream: stream)
+        }
+        if isEmpty {
             complete(context, stream: stream, request, response, requestDone: requestDone, started: started)
             return
         }
-        write(context, HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers))))
         switch body {
         case .empty:
             break

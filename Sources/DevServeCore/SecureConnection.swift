@@ -66,11 +66,10 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
         do {
             let pipeline = context.pipeline.syncOperations
             if first == 0x16 {
-                let deadline = HandshakeDeadline(timer: timer, logger: logger, tls: tls)
-                timer = nil
                 try pipeline.addHandler(try tls.makeHandler(), position: .last)
-                try pipeline.addHandler(deadline, position: .last)
+                try pipeline.addHandler(HandshakeDeadline(timer: timer, logger: logger, tls: tls), position: .last)
                 try pipeline.addHandler(alpnHandler(for: context.channel), position: .last)
+                timer = nil  // the deadline handler owns it now
             } else {
                 timer?.cancel()
                 timer = nil
@@ -79,6 +78,8 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
                     position: .after(self))
             }
         } catch {
+            timer?.cancel()
+            timer = nil
             context.close(promise: nil)
             return
         }

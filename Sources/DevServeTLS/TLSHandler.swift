@@ -283,6 +283,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.active, .output):
             // Half-close: close_notify, then the socket's output once it is written.
             encryptPendingWrites(context, count: pendingWrites.count)
+            guard case .active = state else {
+                promise?.fail(ChannelError.alreadyClosed)
+                return
+            }
             _ = connection.shutdown()
             state = .closing
             let written = context.eventLoop.makePromise(of: Void.self)

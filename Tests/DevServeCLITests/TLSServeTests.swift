@@ -232,6 +232,44 @@ import Testing
         #expect(try server.stop() == 0)
     }
 
+    @Test func theLocalCAsFilesAreNeverServedEvenInsideTheRoot() throws {
+        let project = try Project()
+        // The CA's folder inside the served folder (XDG_DATA_HOME pointing into it).
+        let data = project.site + "/data"
+        let server = try DevServeProcess(
+            ["site", "--port", "0", "--tls"], workingDirectory: project.folder.path,
+            environment: ["XDG_DATA_HOME": data])
+        let port = try server.waitForHTTPSPort()
+        let ca = data + "/devserve/ca.pem"
+        #expect(FileManager.default.fileExists(atPath: data + "/devserve/ca-key.pem"))
+        for path in ["/data/devserve/ca-key.pem", "/data/devserve/ca.pem"] {
+            let refused = try Tool.run(
+                "/usr/bin/curl",
+                ["-sS", "--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}", "https://localhost:\(port)\(path)"])
+            #expect(refused.output == "404", "\(path): \(refused.output)")
+        }
+        let listing = try Tool.run(
+            "/usr/bin/curl", ["-sS", "--cacert", ca, "https://localhost:\(port)/data/devserve/"])
+        #expect(!listing.output.contains("ca-key.pem") && !listing.output.contains("ca.pem"), "\(listing.output)")
+        #expect(try server.stop() == 0)
+        // Without --tls too: the CA may exist from an earlier `devserve trust`.
+        let plain = try DevServeProcess(
+            ["site", "--port", "0"], workingDirectory: project.folder.path, environment: ["XDG_DATA_HOME": data])
+        let plainPort = try plain.waitForPort()
+        #expect(try HTTP.get("/data/devserve/ca-key.pem", port: plainPort).status == 404)
+        #expect(try plain.stop() == 0)
+    }
+
+    @Test func anHTTP2HeaderTheProtocolForbidsIsLeftOutNotFatal() throws {
+        let project = try Project()
+        let server = try project.serve(["--tls", "--header", "Proxy-Connection: keep-alive"])
+        let port = try server.waitForHTTPSPort()
+        let h2 = try project.curl(port, "/docs/a.txt", ["-D", "-"])
+        #expect(h2.output.hasSuffix("alpha\n2 200"), "\(h2.output)")
+        #expect(!h2.output.lowercased().contains("proxy-connection"))
+        #expect(try server.stop() == 0)
+    }
+
     @Test func anExpiredCertificateIsServedWithAWarning() throws {
         let project = try Project()
         let cert = project.folder.path + "/old.pem"

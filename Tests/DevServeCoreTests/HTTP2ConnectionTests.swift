@@ -146,6 +146,38 @@ import Testing
         #expect(Self.body(frames).components(separatedBy: "\"/a.txt\"").count - 1 == 9)
     }
 
+    @Test func anAbsolutePathCannotNameAnotherHost() throws {
+        let fixture = try Fixture()
+        try fixture.request(1, "https://evil.example/a.txt")
+        #expect(try fixture.written().first.flatMap(Self.headers)?.first(name: ":status") == "400")
+    }
+
+    @Test func requestBodyBytesAreGivenBackToTheConnectionWindow() throws {
+        let fixture = try Fixture()
+        try fixture.request(1, "/a.txt", endStream: false)
+        _ = try fixture.written()
+        let body = ByteBuffer(repeating: 0x61, count: 1000)
+        try fixture.channel.writeInbound(
+            HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(body), endStream: true))))
+        try fixture.channel.writeInbound(
+            HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(body), paddingBytes: 9))))
+        fixture.channel.pipeline.fireChannelReadComplete()
+        let increments = try fixture.written().compactMap { frame -> Int? in
+            guard frame.streamID == .rootStream, case .windowUpdate(let increment) = frame.payload else { return nil }
+            return increment
+        }
+        #expect(increments == [1000, 1010])
+    }
+
+    @Test func aStreamNIOClosesItselfForgetsItsPoll() throws {
+        let fixture = try Fixture()
+        try fixture.request(1, "/__devserve/poll?boot=\(fixture.hub.boot)&since=0")
+        #expect(fixture.hub.waiting == 1)
+        fixture.channel.pipeline.fireUserInboundEventTriggered(
+            StreamClosedEvent(streamID: 1, reason: .protocolError))
+        #expect(fixture.hub.waiting == 0)
+    }
+
     @Test func anIdleConnectionSaysGoAwayAndCloses() throws {
         var limits = ServerConfiguration.Limits()
         limits.idleTimeout = .seconds(60)
