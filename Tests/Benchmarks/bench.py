@@ -577,14 +577,19 @@ def fmt(value, unit):
     return f"{value:.1f}"
 
 
-def render_table(medians, servers, notes):
+def render_table(medians, servers, notes, metrics=None, goal=None, format_value=None):
+    """Rows of the results table: each metric's median per server, devserve's ratio to each peer,
+    and its goal. tls_bench.py passes its own metrics, goals and number format."""
+    metrics = METRICS if metrics is None else metrics
+    goal = goal_text if goal is None else goal
+    format_value = fmt if format_value is None else format_value
     header = ["metric", "unit"] + list(servers) + [f"devserve/{p}" for p in servers if p != "devserve"] + ["goal (devserve)"]
     rows = [header]
-    for key, label, unit, higher in METRICS:
+    for key, label, unit, higher in metrics:
         row = [label, unit + ("" if higher else ", lower is better")]
         for name in servers:
             value = medians[name].get(key)
-            cell = fmt(value, unit)
+            cell = format_value(value, unit)
             if (name, key) in notes:
                 cell += f" [{notes[(name, key)]}]"
             row.append(cell)
@@ -597,7 +602,7 @@ def render_table(medians, servers, notes):
                 row.append("n/a")
             else:
                 row.append(f"{ds / pv:.2f}x")
-        row.append(goal_text(key, medians) if "devserve" in medians else "")
+        row.append(goal(key, medians) if "devserve" in medians else "")
         rows.append(row)
     return rows
 

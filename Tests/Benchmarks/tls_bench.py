@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import (MODULE_COUNT, Server, ServerFailed, generate_site, log, machine_info,  # noqa: E402
                    markdown_table, note_wrk, print_table, record_cpu, run_wrk, tool_version,
                    write_report, nginx_command, lighttpd_command, print_events)
+from bench import render_table as bench_render_table  # noqa: E402
 
 SERVERS = ("devserve", "nginx", "lighttpd")
 
@@ -397,19 +398,7 @@ def fmt(value, unit):
 
 
 def render_table(medians, servers):
-    peers = [p for p in servers if p != "devserve"]
-    header = ["metric", "unit"] + list(servers) + [f"devserve/{p}" for p in peers] + ["goal (devserve)"]
-    rows = [header]
-    for key, label, unit, higher in METRICS:
-        row = [label, unit + ("" if higher else ", lower is better")]
-        row += [fmt(medians[name].get(key), unit) for name in servers]
-        ds = medians.get("devserve", {}).get(key)
-        for peer in peers:
-            pv = medians[peer].get(key)
-            row.append("n/a" if ds is None or not pv else f"{ds / pv:.2f}x")
-        row.append(goal_text(key, medians))
-        rows.append(row)
-    return rows
+    return bench_render_table(medians, servers, {}, METRICS, goal_text, fmt)
 
 
 def command_lines(args):
