@@ -26,11 +26,8 @@ public struct CertCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        var environment: [String: String] = [:]
-        for key in ["XDG_DATA_HOME", "HOME"] {
-            if let value = getenv(key) { environment[key] = String(cString: value) }
-        }
-        let folder = try CertificateAuthority.defaultFolder(environment: environment)
+        let folder = try CertificateAuthority.defaultFolder(
+            environment: ProcessEnvironment.values(ProcessEnvironment.caKeys))
         let authority = try CertificateAuthority.ensureLocalCA(in: folder)
         let addresses = names.filter { $0.contains(":") || $0.allSatisfy { $0.isNumber || $0 == "." } }
         let hostNames = names.filter { !addresses.contains($0) }

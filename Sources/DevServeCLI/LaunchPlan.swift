@@ -18,6 +18,8 @@ public struct LaunchPlan: Sendable {
     public var watchRoots: [String]
     public var ignoreGlobs: [String]
     public var forcePolling: Bool
+    /// The folder devserve runs from: where `certs/` is.
+    public var workingDirectory: String
 
     public static let defaultPort = 8080
     /// How many ports from 8080 are tried when the default port is busy.
@@ -25,6 +27,7 @@ public struct LaunchPlan: Sendable {
 
     public init(options: ServeCommand, workingDirectory: String? = nil) throws {
         let cwd = workingDirectory ?? Self.currentDirectory()
+        self.workingDirectory = cwd
         let root = try Self.resolveRoot(options.root, cwd: cwd)
         var watchRoots = [root]
         for folder in options.watch {
@@ -71,7 +74,7 @@ public struct LaunchPlan: Sendable {
 
     /// The real path of the folder to serve, or the sentence saying why it cannot be served.
     static func resolveRoot(_ path: String, cwd: String) throws(CLIError) -> String {
-        let absolute = path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
+        let absolute = Self.absolute(path, cwd: cwd)
         var info = stat()
         guard stat(absolute, &info) == 0 else {
             if errno == EACCES { throw .rootUnreadable(path, reason: "permission denied") }
@@ -115,10 +118,10 @@ public struct LaunchPlan: Sendable {
     /// Also the local CA's certificate and key, wherever the served folder lies: the CA is
     /// trusted by the user's browsers, so its key must never leave the machine.
     static func protectedPaths(cwd: String) -> Set<String> {
-        var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { (cwd == "/" ? "/" : cwd + "/") + $0 }
-        if let folder = try? CertificateAuthority.defaultFolder(environment: TLSLaunch.caEnvironment()) {
-            let base = folder.hasSuffix("/") ? folder : folder + "/"
-            paths += [base + "ca.pem", base + "ca-key.pem"]
+        var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { absolute($0, cwd: cwd) }
+        let environment = ProcessEnvironment.values(ProcessEnvironment.caKeys)
+        if let folder = try? CertificateAuthority.defaultFolder(environment: environment) {
+            paths += ["ca.pem", "ca-key.pem"].map { CertificateFiles.join(folder, $0) }
         }
         return realPaths(paths)
     }
@@ -134,6 +137,11 @@ public struct LaunchPlan: Sendable {
             }
         }
         return result
+    }
+
+    /// `path` as given when absolute, else under `cwd`.
+    static func absolute(_ path: String, cwd: String) -> String {
+        path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
     }
 
     static func currentDirectory() -> String {

@@ -166,8 +166,8 @@ public struct ServeCommand: AsyncParsableCommand {
         ResourceLimits.raiseOpenFileLimit()
         if servesTLS {
             let launch = try TLSLaunch.prepare(
-                certificate: cert, key: key, lan: lan, cwd: LaunchPlan.currentDirectory(),
-                environment: TLSLaunch.caEnvironment())
+                certificate: cert, key: key, lan: lan, cwd: plan.workingDirectory,
+                environment: ProcessEnvironment.values(ProcessEnvironment.caKeys))
             for note in launch.notes { Console.write(note + "\n") }
             for warning in launch.warnings { logger.warning("\(warning)") }
             let context = launch.context
@@ -178,7 +178,7 @@ public struct ServeCommand: AsyncParsableCommand {
             // Again now that the CA and the leaf exist, so their real paths are known.
             plan.configuration.protectedPaths.formUnion(
                 LaunchPlan.realPaths([context.certificatePath, context.keyPath]).union(
-                    LaunchPlan.protectedPaths(cwd: LaunchPlan.currentDirectory())))
+                    LaunchPlan.protectedPaths(cwd: plan.workingDirectory)))
         }
 
         let server = try await Self.startServer(plan: plan, logger: logger)

@@ -5,6 +5,25 @@ import Logging
     import Glibc
 #endif
 
+/// The process's environment variables, read with getenv(3) (no Foundation).
+enum ProcessEnvironment {
+    static func value(_ key: String) -> String? {
+        getenv(key).map { String(cString: $0) }
+    }
+
+    /// Those of `keys` that are set.
+    static func values(_ keys: [String]) -> [String: String] {
+        var environment: [String: String] = [:]
+        for key in keys {
+            if let value = value(key) { environment[key] = value }
+        }
+        return environment
+    }
+
+    /// What the local CA's folder depends on (`CertificateAuthority.defaultFolder`).
+    static let caKeys = ["XDG_DATA_HOME", "HOME"]
+}
+
 enum ResourceLimits {
     /// Lifts the soft open-file limit to the hard one, so thousands of connections fit.
     static func raiseOpenFileLimit() {
@@ -40,10 +59,8 @@ enum BrowserOpener {
     /// Opens `url` with the desktop's opener found on PATH (xdg-open, else sensible-browser);
     /// a warning where there is none.
     static func open(_ url: String, logger: Logger) {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        let folders = path.split(separator: ":").map(String.init)
-        let opener = ["xdg-open", "sensible-browser"].lazy.flatMap { name in folders.map { $0 + "/" + name } }
-            .first { access($0, X_OK) == 0 }
+        let folders = ProgramRunner.searchFolders(path: ProcessEnvironment.value("PATH"))
+        let opener = ["xdg-open", "sensible-browser"].lazy.compactMap { ProgramRunner.find($0, in: folders) }.first
         guard let opener else {
             logger.warning("--open: no xdg-open on this machine; open \(url) in your browser.")
             return

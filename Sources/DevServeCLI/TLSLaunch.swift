@@ -23,13 +23,13 @@ struct TLSLaunch {
         let certificatePath: String
         let keyPath: String
         if let certificate, let key {
-            certificatePath = absolute(certificate, cwd: cwd)
-            keyPath = absolute(key, cwd: cwd)
+            certificatePath = LaunchPlan.absolute(certificate, cwd: cwd)
+            keyPath = LaunchPlan.absolute(key, cwd: cwd)
         } else {
             let folder = try CertificateAuthority.defaultFolder(environment: environment)
             let authority = try CertificateAuthority.ensureLocalCA(in: folder)
-            certificatePath = absolute("certs/localhost.pem", cwd: cwd)
-            keyPath = absolute("certs/localhost-key.pem", cwd: cwd)
+            certificatePath = LaunchPlan.absolute("certs/localhost.pem", cwd: cwd)
+            keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
             let lanAddresses = lan ? StartupBanner.lanAddresses() : []
             let addresses = lanAddresses.filter(LocalCA.isPermittedAddress)
@@ -71,18 +71,5 @@ struct TLSLaunch {
             return "A client offered only TLS 1.1 or older, which devserve refuses: update the client."
         }
         return nil
-    }
-
-    static func absolute(_ path: String, cwd: String) -> String {
-        path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
-    }
-
-    /// The environment variables the CA location depends on.
-    static func caEnvironment() -> [String: String] {
-        var environment: [String: String] = [:]
-        for key in ["XDG_DATA_HOME", "HOME"] {
-            if let value = getenv(key) { environment[key] = String(cString: value) }
-        }
-        return environment
     }
 }

@@ -26,22 +26,19 @@ public struct TrustCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        var environment: [String: String] = [:]
-        for key in ["XDG_DATA_HOME"] + TrustStores.environmentKeys {
-            if let value = getenv(key) { environment[key] = String(cString: value) }
-        }
+        let environment = ProcessEnvironment.values(["XDG_DATA_HOME"] + TrustStores.environmentKeys)
         let stores = TrustStores(environment: environment)
         let folder = try CertificateAuthority.defaultFolder(environment: environment)
         let outcomes: [TrustOutcome]
         if uninstall {
             // Never makes a CA: with none, only the system anchor (a fixed name) can be ours.
-            let certificatePath = TrustFiles.join(folder, "ca.pem")
-            let certificatePEM = TrustFiles.read(certificatePath)
+            let certificatePath = CertificateFiles.join(folder, "ca.pem")
+            let certificatePEM = CertificateFiles.read(certificatePath)
             Console.write("Local CA: \(certificatePath)\(certificatePEM == nil ? " (none there)" : "")\n")
             outcomes = stores.uninstall(certificatePEM: certificatePEM)
         } else {
             let authority = try CertificateAuthority.ensureLocalCA(in: folder)
-            guard let certificatePEM = TrustFiles.read(authority.certificatePath) else {
+            guard let certificatePEM = CertificateFiles.read(authority.certificatePath) else {
                 throw TLSError.caUnreadable(path: authority.certificatePath, reason: "it cannot be opened")
             }
             let nickname = TrustStores.nickname(certificatePEM: certificatePEM)

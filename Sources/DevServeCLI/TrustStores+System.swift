@@ -1,3 +1,5 @@
+import DevServeTLS
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -18,11 +20,11 @@ extension TrustStores {
         var manual = Self.sudo + Self.shellCommand(["cp", certificatePath, anchor])
         if !system.updateCommand.isEmpty { manual += " && " + Self.sudo + Self.shellCommand(system.updateCommand) }
 
-        if TrustFiles.read(anchor) == certificatePEM {
+        if CertificateFiles.read(anchor) == certificatePEM {
             return TrustOutcome(store: store, kind: .alreadyDone, detail: "already trusted (\(anchor)).")
         }
         _ = mkdir(system.anchorFolder, 0o755)  // the folder itself only: a missing parent means a wrong path
-        if let failure = TrustFiles.write(certificatePEM, to: anchor, mode: 0o644) {
+        if let failure = CertificateFiles.write(certificatePEM, to: anchor, mode: 0o644) {
             return TrustOutcome(
                 store: store, kind: .couldNot, detail: "could not write \(anchor) (\(failure)); run: \(manual)")
         }

@@ -7,6 +7,8 @@
 //                                  overridden and this unset, no update command runs at all.
 //   HOME                           where NSS databases are searched (~/.pki/nssdb, Firefox profiles)
 //   PATH                           where certutil and the update command are found (plus the sbin folders)
+import DevServeTLS
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -25,7 +27,7 @@ struct TrustStores: Sendable, Equatable {
         var updateCommand: [String]
 
         /// The one file `devserve trust` writes there.
-        var anchorPath: String { TrustFiles.join(anchorFolder, "devserve-local-ca.crt") }
+        var anchorPath: String { CertificateFiles.join(anchorFolder, "devserve-local-ca.crt") }
     }
 
     /// One NSS database: its folder and the prefix certutil needs for its format.
@@ -81,25 +83,25 @@ struct TrustStores: Sendable, Equatable {
     var certutil: String? { ProgramRunner.find("certutil", in: searchFolders) }
 
     /// `~/.pki/nssdb`: Chromium's and Chrome's database on Linux, made by `trust` when missing.
-    var sharedDatabaseFolder: String? { home.map { TrustFiles.join($0, ".pki/nssdb") } }
+    var sharedDatabaseFolder: String? { home.map { CertificateFiles.join($0, ".pki/nssdb") } }
 
     /// Every NSS database under HOME: ~/.pki/nssdb, snap Chromium's, and each Firefox profile
     /// (deb, snap and flatpak) holding cert9.db (sql:) or the older cert8.db (dbm:).
     func nssDatabases() -> [NSSDatabase] {
         guard let home else { return [] }
         var candidates = [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map {
-            ("Chromium", TrustFiles.join(home, $0))
+            ("Chromium", CertificateFiles.join(home, $0))
         }
         for profiles in [
             ".mozilla/firefox", "snap/firefox/common/.mozilla/firefox", ".var/app/org.mozilla.firefox/.mozilla/firefox",
         ] {
-            candidates += TrustFiles.subfolders(of: TrustFiles.join(home, profiles)).map { ("Firefox", $0) }
+            candidates += TrustFiles.subfolders(of: CertificateFiles.join(home, profiles)).map { ("Firefox", $0) }
         }
         return candidates.compactMap { browser, folder in
-            if TrustFiles.exists(TrustFiles.join(folder, "cert9.db")) {
+            if TrustFiles.exists(CertificateFiles.join(folder, "cert9.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .sql)
             }
-            if TrustFiles.exists(TrustFiles.join(folder, "cert8.db")) {
+            if TrustFiles.exists(CertificateFiles.join(folder, "cert8.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .dbm)
             }
             return nil

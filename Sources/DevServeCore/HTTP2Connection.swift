@@ -158,7 +158,6 @@ final class HTTP2Connection: ChannelInboundHandler {
                 hosts.append(value)
             } else {
                 request.record(lowercasedName: name, value: value)
-                if name == "content-length" && value != "0" { request.hasBody = true }
             }
         }
         request.method = HTTPRequest.Method(method)

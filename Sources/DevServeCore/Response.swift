@@ -71,14 +71,12 @@ extension FileSlice: Sendable {}
 
 /// A header block shared by many responses, with its HTTP/1.1 wire form made once.
 public final class HeaderBlock: Sendable {
-    public let fields: HTTPHeaders
     /// `Name: value\r\n` for every field.
     let http1: ByteBuffer
     /// The fields with lower-cased names, as HTTP/2 sends them.
     let http2: [(name: String, value: String)]
 
     init(_ fields: HTTPHeaders) {
-        self.fields = fields
         self.http2 = fields.map { (name: $0.name.lowercased(), value: $0.value) }
         var buffer = ByteBuffer()
         for (name, value) in fields {

@@ -5,9 +5,11 @@
 #endif
 
 /// Reading and writing the PEM files: writes go to a temporary file then rename, so a reader
-/// never sees half a key, and the mode is set before any byte is written.
-enum CertificateFiles {
-    static func read(_ path: String) -> [UInt8]? {
+/// never sees half a key, and the mode is set before any byte is written. Public for the
+/// command line's `devserve trust`, which reads the CA and writes system trust anchors.
+public enum CertificateFiles {
+    /// The whole file, or nil when it cannot be read.
+    public static func read(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -37,7 +39,7 @@ enum CertificateFiles {
     }
 
     /// `folder/name`, with exactly one slash between them.
-    static func join(_ folder: String, _ name: String) -> String {
+    public static func join(_ folder: String, _ name: String) -> String {
         folder.hasSuffix("/") ? folder + name : folder + "/" + name
     }
 
@@ -67,9 +69,15 @@ enum CertificateFiles {
     }
 
     static func write(_ bytes: [UInt8], to path: String, mode: Int, onError: (String) -> TLSError) throws(TLSError) {
+        if let failure = write(bytes, to: path, mode: mode) { throw onError(failure) }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path` (mode set first), syncs it and renames it
+    /// over `path`. Returns nil on success, else strerror's reason.
+    public static func write(_ bytes: [UInt8], to path: String, mode: Int) -> String? {
         let temporary = "\(path).tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
-        guard descriptor >= 0 else { throw onError(String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
         var failure: String?
         if fchmod(descriptor, mode_t(mode)) != 0 { failure = String(cString: strerror(errno)) }
         var offset = 0
@@ -85,9 +93,7 @@ enum CertificateFiles {
         if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
         if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
         if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw onError(failure)
-        }
+        if failure != nil { unlink(temporary) }
+        return failure
     }
 }

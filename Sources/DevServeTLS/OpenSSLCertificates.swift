@@ -227,13 +227,15 @@ enum OpenSSLCertificates {
         }
     }
 
-    private static func readCertificate(_ pem: [UInt8], purpose: String) throws(TLSError) -> OpaquePointer {
+    /// A parsed certificate the caller must `X509_free`.
+    static func readCertificate(_ pem: [UInt8], purpose: String) throws(TLSError) -> OpaquePointer {
         ERR_clear_error()
         guard let certificate = withMemoryBIO(pem, { copenssl_read_certificate($0) }) else { throw failure(purpose) }
         return certificate
     }
 
-    private static func readKey(_ pem: [UInt8], purpose: String) throws(TLSError) -> OpaquePointer {
+    /// A parsed private key the caller must `EVP_PKEY_free`; never prompts for a password.
+    static func readKey(_ pem: [UInt8], purpose: String) throws(TLSError) -> OpaquePointer {
         ERR_clear_error()
         guard let key = withMemoryBIO(pem, { copenssl_read_private_key($0) }) else { throw failure(purpose) }
         return key

@@ -37,27 +37,20 @@ final class OpenSSLServerContext: @unchecked Sendable {
         _ = copenssl_ctx_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))
         copenssl_ctx_enable_alpn(context)
 
-        guard let leafPEM = chain.first, let leaf = Self.readCertificate(leafPEM) else {
-            throw Self.failure("reading the certificate")
-        }
+        guard let leafPEM = chain.first else { throw Self.failure("reading the certificate") }
+        let leaf = try OpenSSLCertificates.readCertificate(leafPEM, purpose: "reading the certificate")
         defer { X509_free(leaf) }
         guard SSL_CTX_use_certificate(context, leaf) == 1 else { throw Self.failure("using the certificate") }
         for intermediatePEM in chain.dropFirst() {
-            guard let intermediate = Self.readCertificate(intermediatePEM) else {
-                throw Self.failure("reading an intermediate certificate")
-            }
+            let intermediate = try OpenSSLCertificates.readCertificate(
+                intermediatePEM, purpose: "reading an intermediate certificate")
             // add0: the context owns it from here on, so it is freed only if adding failed.
             guard copenssl_ctx_add0_chain_cert(context, intermediate) == 1 else {
                 X509_free(intermediate)
                 throw Self.failure("adding an intermediate certificate")
             }
         }
-        let privateKey = key.withUnsafeBytes { raw -> OpaquePointer? in
-            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return copenssl_read_private_key(bio)
-        }
-        guard let privateKey else { throw Self.failure("reading the key") }
+        let privateKey = try OpenSSLCertificates.readKey(key, purpose: "reading the key")
         defer { EVP_PKEY_free(privateKey) }
         guard SSL_CTX_use_PrivateKey(context, privateKey) == 1 else { throw Self.failure("using the key") }
         guard SSL_CTX_check_private_key(context) == 1 else { throw Self.failure("checking the key") }
@@ -65,14 +58,6 @@ final class OpenSSLServerContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(pointer) }
-
-    private static func readCertificate(_ pem: [UInt8]) -> OpaquePointer? {
-        pem.withUnsafeBytes { raw -> OpaquePointer? in
-            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return copenssl_read_certificate(bio)
-        }
-    }
 
     static func failure(_ operation: String) -> TLSError {
         .openSSL(operation: operation, errors: OpenSSLCertificates.drainErrors())
@@ -253,15 +238,11 @@ final class OpenSSLClientContext: @unchecked Sendable {
             SSL_CTX_set_security_level(context, 0)
         }
         guard let caPEM else { return }
-        let store = SSL_CTX_get_cert_store(context)
-        let added = caPEM.withUnsafeBytes { raw -> Bool in
-            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return false }
-            defer { BIO_free(bio) }
-            guard let certificate = copenssl_read_certificate(bio) else { return false }
-            defer { X509_free(certificate) }
-            return X509_STORE_add_cert(store, certificate) == 1
+        let certificate = try OpenSSLCertificates.readCertificate(caPEM, purpose: "reading the CA to trust")
+        defer { X509_free(certificate) }
+        guard X509_STORE_add_cert(SSL_CTX_get_cert_store(context), certificate) == 1 else {
+            throw OpenSSLServerContext.failure("trusting the CA")
         }
-        guard added else { throw OpenSSLServerContext.failure("trusting the CA") }
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         if let hostName {
             let parameters = SSL_CTX_get0_param(context)

@@ -32,7 +32,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import random
 import resource
 import select
@@ -49,7 +48,7 @@ import time
 
 # Helpers shared with the static-serving benchmark beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import can_connect, free_port, log, markdown_table, print_table, write_report  # noqa: E402
+from bench import can_connect, free_port, log, machine_info, markdown_table, print_table, write_report  # noqa: E402
 
 MB = 1_000_000  # MB = 10^6 bytes, as in bench.py
 POLL_PATH = "/__devserve/poll"
@@ -1029,19 +1028,6 @@ def build_rows(summary, peer_name):
     row("(info) big tree: RSS, idle", "MB", s["tree_rss"], "-")
     row(f"(info) launch to first 200, max of {s['launches']}", "ms", s["launch_max"], "-")
     return rows
-
-
-def machine_info():
-    info = {"cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            models = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
-        info["cpu"] = models[0] if models else None
-        with open("/etc/os-release") as f:
-            info["os"] = next((l.split("=", 1)[1].strip().strip('"') for l in f if l.startswith("PRETTY_NAME")), None)
-    except (OSError, StopIteration):
-        pass
-    return info
 
 
 # ---------------------------------------------------------------------------------------------

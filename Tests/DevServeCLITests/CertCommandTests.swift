@@ -18,17 +18,10 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 
-        let verify = Process()
-        verify.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        verify.arguments = ["verify", "-CAfile", ca, "-verify_hostname", "app.localhost", leaf]
-        let pipe = Pipe()
-        verify.standardOutput = pipe
-        verify.standardError = pipe
-        try verify.run()
-        verify.waitUntilExit()
-        let said = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(verify.terminationStatus == 0, "\(said)")
-        #expect(said.contains(": OK"))
+        let verify = try Tool.run(
+            "/usr/bin/openssl", ["verify", "-CAfile", ca, "-verify_hostname", "app.localhost", leaf])
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains(": OK"))
 
         let again = try DevServeProcess(
             ["cert", "--name", "app.localhost", "--name", "192.168.1.20"], workingDirectory: project.path,

@@ -191,17 +191,9 @@ enum Certutil {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw CLITestError("certutil is missing: install libnss3-tools (make test-deps does)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CLITestError("certutil \(arguments): \(output)") }
-        return output
+        let result = try Tool.run(path, arguments)
+        guard result.status == 0 else { throw CLITestError("certutil \(arguments): \(result.output)") }
+        return result.output
     }
 
     static func makeDatabase(_ database: String) throws {

@@ -105,14 +105,7 @@ final class TimedClient {
     }
 
     func send(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes {
-                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            guard sent > 0 else { throw TestError("send failed: errno \(errno)") }
-            offset += sent
-        }
+        try sendAll(descriptor, bytes)
     }
 
     /// Waits up to `timeoutMilliseconds` for bytes or EOF; true when something arrived (or EOF).

@@ -153,14 +153,7 @@ final class RawClient {
     }
 
     func send(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes {
-                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            guard sent > 0 else { throw TestError("send failed: errno \(errno)") }
-            offset += sent
-        }
+        try sendAll(descriptor, bytes)
     }
 
     /// Sends a GET (or other method) with Host 127.0.0.1 and the given extra header lines.
@@ -254,6 +247,18 @@ final class RawClient {
 }
 
 /// A connected TCP socket to `host` (an IPv4 or IPv6 literal) and `port`, blocking.
+/// Sends every byte of `bytes` on a connected socket.
+func sendAll(_ descriptor: CInt, _ bytes: [UInt8]) throws {
+    var offset = 0
+    while offset < bytes.count {
+        let sent = bytes[offset...].withUnsafeBytes {
+            Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+        }
+        guard sent > 0 else { throw TestError("send failed: errno \(errno)") }
+        offset += sent
+    }
+}
+
 func connectTCP(host: String, port: Int) throws -> CInt {
     let isV6 = host.contains(":")
     let descriptor = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
