@@ -10,15 +10,29 @@ import Synchronization
 /// those moving (a parent folder renamed and replaced by a symlink), so the responder also checks,
 /// on every hit, that no component of the path below the root is a symlink (`FileResponder`).
 final class FileCache: Sendable {
-    struct Entry: Sendable {
-        var status: POSIX.FileStatus
-        var bytes: ByteBuffer
-        var contentType: String
-        var validators: Validators
-        var lastModifiedText: String
+    /// A class, so a lookup hands out one reference instead of copying (and retaining) each field.
+    final class Entry: Sendable {
+        let status: POSIX.FileStatus
+        let bytes: ByteBuffer
+        let contentType: String
+        let validators: Validators
+        let lastModifiedText: String
         /// Every fixed header of a plain 200 answer with these bytes.
-        var okHeaders: HeaderBlock
-        var isHTML: Bool { MediaType.isHTML(contentType) }
+        let okHeaders: HeaderBlock
+        let isHTML: Bool
+
+        init(
+            status: POSIX.FileStatus, bytes: ByteBuffer, contentType: String, validators: Validators,
+            lastModifiedText: String, okHeaders: HeaderBlock
+        ) {
+            self.status = status
+            self.bytes = bytes
+            self.contentType = contentType
+            self.validators = validators
+            self.lastModifiedText = lastModifiedText
+            self.okHeaders = okHeaders
+            self.isHTML = MediaType.isHTML(contentType)
+        }
     }
 
     private struct State {

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The serving function: a request head in, a response out, with the rules applied in an order
 /// that reads top to bottom — who is asking (Host, Origin, Sec-Fetch), which method, which path,
@@ -15,6 +16,8 @@ public final class FileResponder: Sendable {
     let rootPrefix: String
     /// The protected real paths as bytes (see `refusal(forRealPath:)`).
     let protectedPaths: Set<[UInt8]>
+    /// See `parsedTarget(_:)`.
+    let parsedTargets = Mutex<[String: ParsedTarget]>([:])
 
     public static let allowedMethods = "GET, HEAD, OPTIONS"
     /// URL paths under this prefix belong to devserve itself.
@@ -64,10 +67,11 @@ public final class FileResponder: Sendable {
         }
         // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
         let (authority, uri) = Self.splitAbsoluteForm(request.target)
+        let isInternalPath = uri.utf8.starts(with: Self.internalPrefix.utf8)
         let facts = RequestPolicy.Facts(
             host: authority ?? request.hosts.first, origin: request.origin, secFetchSite: request.secFetchSite,
             secFetchDest: request.secFetchDest, referer: request.referer, isHTTP1_0: request.isHTTP1_0,
-            isInternalPath: uri.hasPrefix(Self.internalPrefix), scheme: request.scheme)
+            isInternalPath: isInternalPath, scheme: request.scheme)
         if case .refuse(let status, let reason) = configuration.policy.evaluate(facts) {
             return .response(errorResponse(HTTPResponseStatus(statusCode: status), reason))
         }
@@ -81,25 +85,56 @@ public final class FileResponder: Sendable {
             return .response(response)
         }
         // 3. Which path.
+        let parsed: ParsedTarget
+        switch parsedTarget(uri) {
+        case .success(let known): parsed = known
+        case .failure(let error): return .response(errorResponse(.badRequest, error.reason))
+        }
+        let target = parsed.target
+        // 4. devserve's own endpoints.
+        if isInternalPath {
+            return internalEndpoint(target, request: request)
+        }
+        if parsed.isHidden {
+            return .response(notFound(request))
+        }
+        // 5. The file, the folder, a clean URL, the SPA fallback, or 404.
+        return .response(resolve(target, path: parsed.path, request: request))
+    }
+
+    /// A request target as `route` needs it: parsed, whether it names a hidden path, and the
+    /// file path it names under the root.
+    struct ParsedTarget: Sendable {
+        let target: RequestTarget
+        let isHidden: Bool
+        let path: String
+    }
+
+    /// Parses a raw target, or finds it parsed already: parsing is pure, and a page asks for the
+    /// same few paths again and again. The memo holds at most `parsedTargetLimit` targets and is
+    /// emptied when full, so a client sending endless new paths cannot grow it.
+    func parsedTarget(_ uri: Substring) -> Result<ParsedTarget, TargetError> {
+        let key = String(uri)
+        if let known = parsedTargets.withLock({ $0[key] }) { return .success(known) }
         let target: RequestTarget
         do {
             target = try RequestTarget.parse(uri)
         } catch {
-            return .response(errorResponse(.badRequest, error.reason))
+            return .failure(error)
         }
-        // 4. devserve's own endpoints.
-        if uri.hasPrefix(Self.internalPrefix) {
-            return internalEndpoint(target, request: request)
+        let parsed = ParsedTarget(
+            target: target, isHidden: Self.hasHiddenSegment(target.segments.lazy.map(\.utf8)),
+            path: filePath(target.segments))
+        parsedTargets.withLock { memo in
+            if memo.count >= Self.parsedTargetLimit { memo.removeAll(keepingCapacity: true) }
+            memo[key] = parsed
         }
-        if Self.hasHiddenSegment(target.segments.lazy.map(\.utf8)) {
-            return .response(notFound(request))
-        }
-        // 5. The file, the folder, a clean URL, the SPA fallback, or 404.
-        return .response(resolve(target, request: request))
+        return .success(parsed)
     }
 
-    func resolve(_ target: RequestTarget, request: HTTPRequest) -> Response {
-        let path = filePath(target.segments)
+    static let parsedTargetLimit = 4096
+
+    func resolve(_ target: RequestTarget, path: String, request: HTTPRequest) -> Response {
         let (found, plain) = walk(target.segments, path: path)
         switch found {
         case .success(let status) where status.isDirectory:
@@ -148,6 +183,8 @@ public final class FileResponder: Sendable {
     /// is itself, under the root. A symlink hands over to stat(2) for the rest.
     func walk(_ segments: [String], path: String) -> (Result<POSIX.FileStatus, Errno>, plain: Bool) {
         guard !segments.isEmpty else { return (POSIX.stat(configuration.root), true) }
+        // An entry of the root itself: one lstat of the whole path, no C copy to cut it short.
+        if segments.count == 1 { return Self.lookUp(path, parentsPlain: true) }
         // One C copy of the path; each prefix is stat'ed by ending the string at its slash.
         var bytes = Array(path.utf8CString)
         var index = rootPrefix.utf8.count

@@ -33,6 +33,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var wroteInRead = false
     private var isOpen = true
     private var idleTimer: Scheduled<Void>?
+    private var idleDeadline = NIODeadline.distantFuture
 
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
     static func isConnectionSpecific(_ name: String) -> Bool {
@@ -90,8 +91,6 @@ final class HTTP2Connection: ChannelInboundHandler {
             guard frame.streamID > highestStream else { return }
             highestStream = frame.streamID
             active.insert(frame.streamID)
-            idleTimer?.cancel()
-            idleTimer = nil
             var request = request(from: headers.headers)
             if !request.target.hasPrefix("/") && request.target != "*" {
                 // HTTP/2 names the host in :authority only; an absolute :path must not override
@@ -294,13 +293,24 @@ final class HTTP2Connection: ChannelInboundHandler {
 
     // MARK: Idle
 
+    /// Moves the idle deadline; one timer checks it and re-arms itself when it moved, so a busy
+    /// connection schedules nothing per stream.
     private func armIdleTimer(_ context: ChannelHandlerContext) {
-        idleTimer?.cancel()
+        idleDeadline = context.eventLoop.now + responder.configuration.limits.idleTimeout
+        if idleTimer == nil { scheduleIdleCheck(context) }
+    }
+
+    private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: responder.configuration.limits.idleTimeout) {
+        idleTimer = context.eventLoop.scheduleTask(deadline: idleDeadline) {
             let (handler, context) = bound.value
             handler.idleTimer = nil
+            // A stream still open re-arms the timer when it finishes.
             guard handler.isOpen, handler.active.isEmpty else { return }
+            guard handler.idleDeadline <= context.eventLoop.now else {
+                handler.scheduleIdleCheck(context)
+                return
+            }
             let goAway = HTTP2Frame(
                 streamID: .rootStream,
                 payload: .goAway(lastStreamID: handler.highestStream, errorCode: .noError, opaqueData: nil))

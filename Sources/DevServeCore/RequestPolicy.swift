@@ -91,7 +91,7 @@ public struct RequestPolicy: Sendable {
 
     func isAllowed(host: HostHeader) -> Bool {
         let name = host.name
-        if host.isIPLiteral || name == "localhost" || name.hasSuffix(".localhost") { return true }
+        if host.isIPLiteral || name == "localhost" || name.hasUTF8Suffix(".localhost") { return true }
         if machineNames.contains(name) { return true }
         for pattern in allowedHosts {
             if pattern == name { return true }
@@ -114,41 +114,48 @@ struct HostHeader: Equatable {
     var port: Int?
     var isIPLiteral: Bool
 
+    /// Works on the UTF-8 bytes: it runs for every request, and Character-level String work
+    /// (grapheme breaking) would cost more than the rest of the check.
     init?(_ raw: String) {
-        let padded = raw.utf8.first.map(Self.isSpace) == true || raw.utf8.last.map(Self.isSpace) == true
-        let value = padded ? raw.trimmingSpaces() : raw[...]
-        guard !value.isEmpty, value.utf8.count <= 255 else { return nil }
-        var hostPart: Substring
-        var portPart: Substring?
-        if value.hasPrefix("[") {
-            guard let close = value.firstIndex(of: "]") else { return nil }
+        var value = raw.utf8[...]
+        while let first = value.first, Self.isSpace(first) { value = value.dropFirst() }
+        while let last = value.last, Self.isSpace(last) { value = value.dropLast() }
+        guard !value.isEmpty, value.count <= 255 else { return nil }
+        var hostPart: Substring.UTF8View
+        var portPart: Substring.UTF8View?
+        if value.first == UInt8(ascii: "[") {
+            guard let close = value.firstIndex(of: UInt8(ascii: "]")) else { return nil }
             hostPart = value[value.index(after: value.startIndex)..<close]
             let rest = value[value.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { return nil }
+                guard rest.first == UInt8(ascii: ":") else { return nil }
                 portPart = rest.dropFirst()
             }
-            guard IPAddressText.isIPv6(hostPart) else { return nil }
+            guard IPAddressText.isIPv6(Substring(hostPart)) else { return nil }
             isIPLiteral = true
         } else {
-            if let colon = value.utf8.firstIndex(of: UInt8(ascii: ":")) {
+            if let colon = value.firstIndex(of: UInt8(ascii: ":")) {
                 hostPart = value[..<colon]
-                portPart = value[value.utf8.index(after: colon)...]
+                portPart = value[value.index(after: colon)...]
             } else {
                 hostPart = value
             }
-            if hostPart.utf8.last == UInt8(ascii: ".") { hostPart = hostPart.dropLast() }
-            guard !hostPart.isEmpty, hostPart.utf8.allSatisfy(Self.isNameByte) else { return nil }
-            isIPLiteral = IPAddressText.isIPv4(hostPart)
+            if hostPart.last == UInt8(ascii: ".") { hostPart = hostPart.dropLast() }
+            guard !hostPart.isEmpty, hostPart.allSatisfy(Self.isNameByte) else { return nil }
+            isIPLiteral = IPAddressText.isIPv4(Substring(hostPart))
         }
         if let portPart {
-            guard !portPart.isEmpty, portPart.count <= 5, portPart.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                let port = Int(portPart), port <= 65535
-            else { return nil }
+            guard !portPart.isEmpty, portPart.count <= 5 else { return nil }
+            var port = 0
+            for byte in portPart {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                port = port * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            guard port <= 65535 else { return nil }
             self.port = port
         }
-        let hasUppercase = hostPart.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-        name = hasUppercase ? hostPart.lowercased() : String(hostPart)
+        let hasUppercase = hostPart.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        name = hasUppercase ? Substring(hostPart).lowercased() : String(Substring(hostPart))
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == 0x09 }
@@ -161,6 +168,16 @@ struct HostHeader: Equatable {
         default:
             return false
         }
+    }
+}
+
+extension String {
+    /// A suffix test on the bytes (`hasSuffix` compares Characters, which costs more per request).
+    func hasUTF8Suffix(_ suffix: String) -> Bool {
+        let bytes = utf8
+        let tail = suffix.utf8
+        guard bytes.count >= tail.count else { return false }
+        return bytes.dropFirst(bytes.count - tail.count).elementsEqual(tail)
     }
 }
 

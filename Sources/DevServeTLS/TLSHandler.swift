@@ -33,7 +33,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let connection: OpenSSLConnection
     private var state = State.handshaking
     /// Plaintext written from above and not yet encrypted.
-    private var pendingWrites: [(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)] = []
+    private var pendingWrites = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>()
+    /// Small plaintext writes joined into one record (reused: cleared, never reallocated).
+    private var records = ByteBuffer()
+    /// The last ciphertext buffer handed to the channel, and the last plaintext buffer handed up:
+    /// reused when nothing holds them any more, so a request and its answer allocate nothing here.
+    private var ciphertext = ByteBuffer()
+    private var plaintext = ByteBuffer()
+    /// Reused buffers larger than this are dropped instead of kept for the connection's life.
+    static let keptBufferBytes = 64 * 1024
     /// How many of `pendingWrites` were flushed while the handshake was still running.
     private var flushedDuringHandshake = 0
     private var closePromise: EventLoopPromise<Void>?
@@ -127,16 +135,17 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .active, .closing: break
             case .handshaking, .closed: return
             }
-            var buffer = context.channel.allocator.buffer(capacity: Self.recordSize)
+            // Reused when the handler above let go of the last one (it usually has).
+            plaintext.clear()
             var result = OpenSSLConnection.Result.complete
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.recordSize) { pointer in
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.recordSize) { pointer in
                 let (outcome, count) = connection.read(into: pointer)
                 result = outcome
                 return count
             }
             switch result {
             case .complete:
-                context.fireChannelRead(wrapInboundOut(buffer))
+                context.fireChannelRead(wrapInboundOut(plaintext))
                 if !connection.mayRead {
                     writeCiphertext(context, promise: nil, flush: true)
                     return
@@ -188,48 +197,70 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Encrypts the first `count` pending writes (small ones joined into records) and writes the
     /// ciphertext with one promise that completes all of theirs.
     private func encryptPendingWrites(_ context: ChannelHandlerContext, count: Int) {
-        guard count > 0, !pendingWrites.isEmpty else { return }
-        let writes = pendingWrites.prefix(count)
-        pendingWrites.removeFirst(min(count, pendingWrites.count))
-        var promises: [EventLoopPromise<Void>] = []
-        var joined: ByteBuffer?
+        var remaining = min(count, pendingWrites.count)
+        guard remaining > 0 else { return }
+        var first: EventLoopPromise<Void>?
+        var others: [EventLoopPromise<Void>] = []
+        // A small write waiting to be joined by the next; copied into `records` only if one does.
+        var held: ByteBuffer?
         var failed: [String]?
 
         func encrypt(_ buffer: ByteBuffer) {
             guard failed == nil else { return }
             if case .failed(let errors) = buffer.withUnsafeReadableBytes({ connection.write($0) }) { failed = errors }
         }
-        for (buffer, promise) in writes {
-            if let promise { promises.append(promise) }
-            if buffer.readableBytes < Self.recordSize {
-                if var pending = joined, pending.readableBytes + buffer.readableBytes <= Self.recordSize {
-                    joined = nil  // one owner, so the append does not copy
-                    var copy = buffer
-                    pending.writeBuffer(&copy)
-                    joined = pending
-                    continue
-                }
-                if let pending = joined { encrypt(pending) }
-                joined = buffer
-            } else {
-                if let pending = joined { encrypt(pending) }
-                joined = nil
+        func encryptRecords() {
+            guard records.readableBytes > 0 else { return }
+            encrypt(records)
+            records.clear()
+        }
+        while remaining > 0 {
+            remaining -= 1
+            let (buffer, promise) = pendingWrites.removeFirst()
+            if let promise {
+                if first == nil { first = promise } else { others.append(promise) }
+            }
+            guard buffer.readableBytes < Self.recordSize else {
+                if let pending = held { encrypt(pending) }
+                held = nil
+                encryptRecords()
                 encrypt(buffer)
+                continue
+            }
+            if records.readableBytes > 0 {
+                if records.readableBytes + buffer.readableBytes > Self.recordSize {
+                    encryptRecords()
+                    held = buffer
+                } else {
+                    records.writeImmutableBuffer(buffer)
+                }
+            } else if let pending = held {
+                if pending.readableBytes + buffer.readableBytes > Self.recordSize {
+                    encrypt(pending)
+                    held = buffer
+                } else {
+                    records.writeImmutableBuffer(pending)
+                    records.writeImmutableBuffer(buffer)
+                    held = nil
+                }
+            } else {
+                held = buffer
             }
         }
-        if let pending = joined { encrypt(pending) }
+        if let pending = held { encrypt(pending) }
+        encryptRecords()
 
         if let failed {
-            for promise in promises { promise.fail(TLSError.connectionFailed(errors: failed)) }
+            first?.fail(TLSError.connectionFailed(errors: failed))
+            for promise in others { promise.fail(TLSError.connectionFailed(errors: failed)) }
             fail(context, TLSError.connectionFailed(errors: failed))
             return
         }
-        var combined: EventLoopPromise<Void>?
-        if promises.count == 1 {
-            combined = promises[0]
-        } else if !promises.isEmpty {
+        var combined = first
+        if let first, !others.isEmpty {
             let promise = context.eventLoop.makePromise(of: Void.self)
-            for each in promises { promise.futureResult.cascade(to: each) }
+            promise.futureResult.cascade(to: first)
+            for each in others { promise.futureResult.cascade(to: each) }
             combined = promise
         }
         writeCiphertext(context, promise: combined, flush: true)
@@ -240,9 +271,13 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func writeCiphertext(_ context: ChannelHandlerContext, promise: EventLoopPromise<Void>?, flush: Bool) {
         let pending = connection.pendingCiphertext
         if pending > 0 {
-            var buffer = context.channel.allocator.buffer(capacity: pending)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { connection.takeCiphertext(into: $0) }
-            context.write(wrapOutboundOut(buffer), promise: promise)
+            // The last buffer is reused once the socket has let go of it (usually at once).
+            ciphertext.clear()
+            ciphertext.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) {
+                connection.takeCiphertext(into: $0)
+            }
+            context.write(wrapOutboundOut(ciphertext), promise: promise)
+            if ciphertext.capacity > Self.keptBufferBytes { ciphertext = ByteBuffer() }
         } else if let promise {
             context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
         } else {

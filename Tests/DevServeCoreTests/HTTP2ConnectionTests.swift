@@ -178,6 +178,27 @@ import Testing
         #expect(fixture.hub.waiting == 0)
     }
 
+    @Test func aStreamLaterInTheIdleTimeMovesTheGoAwayBack() throws {
+        var limits = ServerConfiguration.Limits()
+        limits.idleTimeout = .seconds(60)
+        let fixture = try Fixture(limits: limits)
+        try fixture.request(1, "/a.txt")
+        fixture.loop.advanceTime(by: .seconds(30))
+        try fixture.request(3, "/a.txt")
+        _ = try fixture.written()
+        fixture.loop.advanceTime(by: .seconds(59))
+        #expect(try fixture.written().isEmpty)
+        #expect(fixture.channel.isActive)
+        fixture.loop.advanceTime(by: .seconds(1))
+        let frames = try fixture.written()
+        guard case .goAway(let last, _, _) = frames.first?.payload else {
+            Issue.record("no GOAWAY 60 s after the last stream: \(frames)")
+            return
+        }
+        #expect(last == HTTP2StreamID(3))
+        #expect(!fixture.channel.isActive)
+    }
+
     @Test func anIdleConnectionSaysGoAwayAndCloses() throws {
         var limits = ServerConfiguration.Limits()
         limits.idleTimeout = .seconds(60)

@@ -285,6 +285,22 @@ import Testing
         #expect(fixture.get("/drafts/page.txt").status == 403)
     }
 
+    /// Parsed targets are remembered (parsing is pure), files are not: a path that was 404 serves
+    /// the file once it exists, and the memo never holds more than its limit.
+    @Test func rememberedTargetsFollowTheFilesAndStayBounded() throws {
+        let fixture = try Fixture()
+        #expect(fixture.get("/later.txt").status == 404)
+        try fixture.tree.write("site/later.txt", "now here")
+        #expect(fixture.get("/later.txt").text == "now here")
+        #expect(fixture.get("/.env").status == 404)
+        #expect(fixture.get("/.env").status == 404)
+        for number in 0..<(FileResponder.parsedTargetLimit + 10) {
+            _ = fixture.responder.parsedTarget("/page-\(number).html"[...])
+        }
+        #expect(fixture.responder.parsedTargets.withLock { $0.count } <= FileResponder.parsedTargetLimit)
+        #expect(fixture.get("/hello.txt").text == Self.hello)
+    }
+
     /// The same, with the folder moved to a dot-folder inside the root.
     @Test func cachedFileIsHiddenOnceItsFolderBecomesADotFolder() throws {
         let fixture = try Fixture()
