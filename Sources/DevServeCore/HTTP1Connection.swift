@@ -71,6 +71,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var timerFiresAt = NIODeadline.distantFuture
 
     static let drainTime: TimeAmount = .seconds(2)
+    /// Behind TLS, bodies up to this size are written in the head's buffer (one TLS record).
+    static let joinedBodyBytes = 12 * 1024
+    /// A head buffer grown past this (a joined body) is not kept for the next response.
+    static let keptHeadBytes = 16 * 1024
+    private var head = ByteBuffer()
 
     init(responder: FileResponder, logger: Logger, transport: Transport = .plain) {
         self.responder = responder
@@ -254,14 +259,20 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         _ context: ChannelHandlerContext, _ response: Response, connection: String?, isHead: Bool,
         done: (() -> Void)?
     ) {
-        var head = context.channel.allocator.buffer(capacity: 384)
+        // The head buffer of the last response is reused once the layers below let go of it
+        // (for a small answer, by the time the flush returns).
+        head.clear()
         response.writeHTTP1Head(into: &head, date: responder.date.headerLine, connection: connection)
-        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-        guard !isHead else {
-            done?()
-            return
+        var body = response.body
+        if isHead { body = .empty }
+        if transport == .tls, case .bytes(let bytes) = body, bytes.readableBytes <= Self.joinedBodyBytes {
+            // Through TLS, one buffer becomes one record without being copied again below.
+            head.writeImmutableBuffer(bytes)
+            body = .empty
         }
-        switch response.body {
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        if head.capacity > Self.keptHeadBytes { head = ByteBuffer() }
+        switch body {
         case .empty:
             done?()
         case .bytes(let buffer):

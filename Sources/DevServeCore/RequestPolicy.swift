@@ -114,48 +114,68 @@ struct HostHeader: Equatable {
     var port: Int?
     var isIPLiteral: Bool
 
-    /// Works on the UTF-8 bytes: it runs for every request, and Character-level String work
-    /// (grapheme breaking) would cost more than the rest of the check.
+    /// Works on the UTF-8 bytes in place: it runs for every request, and String index work
+    /// would cost more than the rest of the check.
     init?(_ raw: String) {
-        var value = raw.utf8[...]
-        while let first = value.first, Self.isSpace(first) { value = value.dropFirst() }
-        while let last = value.last, Self.isSpace(last) { value = value.dropLast() }
-        guard !value.isEmpty, value.count <= 255 else { return nil }
-        var hostPart: Substring.UTF8View
-        var portPart: Substring.UTF8View?
-        if value.first == UInt8(ascii: "[") {
-            guard let close = value.firstIndex(of: UInt8(ascii: "]")) else { return nil }
-            hostPart = value[value.index(after: value.startIndex)..<close]
-            let rest = value[value.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.first == UInt8(ascii: ":") else { return nil }
-                portPart = rest.dropFirst()
+        var raw = raw
+        guard let parsed = raw.withUTF8({ Self.parse($0) }) else { return nil }
+        self = parsed
+    }
+
+    private init(name: String, port: Int?, isIPLiteral: Bool) {
+        self.name = name
+        self.port = port
+        self.isIPLiteral = isIPLiteral
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> HostHeader? {
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        guard end > start, end - start <= 255 else { return nil }
+        var host = start..<end
+        var portStart: Int?
+        let isIPLiteral: Bool
+        if bytes[start] == UInt8(ascii: "[") {
+            guard let close = (start..<end).first(where: { bytes[$0] == UInt8(ascii: "]") }) else { return nil }
+            host = (start + 1)..<close
+            if close + 1 < end {
+                guard bytes[close + 1] == UInt8(ascii: ":") else { return nil }
+                portStart = close + 2
             }
-            guard IPAddressText.isIPv6(Substring(hostPart)) else { return nil }
+            let text = Substring(decoding: UnsafeBufferPointer(rebasing: bytes[host]), as: UTF8.self)
+            guard IPAddressText.isIPv6(text) else { return nil }
             isIPLiteral = true
         } else {
-            if let colon = value.firstIndex(of: UInt8(ascii: ":")) {
-                hostPart = value[..<colon]
-                portPart = value[value.index(after: colon)...]
-            } else {
-                hostPart = value
+            if let colon = (start..<end).first(where: { bytes[$0] == UInt8(ascii: ":") }) {
+                host = start..<colon
+                portStart = colon + 1
             }
-            if hostPart.last == UInt8(ascii: ".") { hostPart = hostPart.dropLast() }
-            guard !hostPart.isEmpty, hostPart.allSatisfy(Self.isNameByte) else { return nil }
-            isIPLiteral = IPAddressText.isIPv4(Substring(hostPart))
+            if !host.isEmpty, bytes[host.upperBound - 1] == UInt8(ascii: ".") {
+                host = host.lowerBound..<(host.upperBound - 1)
+            }
+            guard !host.isEmpty, host.allSatisfy({ isNameByte(bytes[$0]) }) else { return nil }
+            isIPLiteral = IPAddressText.isIPv4(utf8: bytes[host])
         }
-        if let portPart {
-            guard !portPart.isEmpty, portPart.count <= 5 else { return nil }
-            var port = 0
-            for byte in portPart {
+        var port: Int?
+        if let portStart {
+            guard portStart < end, end - portStart <= 5 else { return nil }
+            var value = 0
+            for byte in bytes[portStart..<end] {
                 guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                port = port * 10 + Int(byte - UInt8(ascii: "0"))
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
             }
-            guard port <= 65535 else { return nil }
-            self.port = port
+            guard value <= 65535 else { return nil }
+            port = value
         }
-        let hasUppercase = hostPart.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-        name = hasUppercase ? Substring(hostPart).lowercased() : String(Substring(hostPart))
+        let name = bytes[host]
+        let hasUppercase = name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        let text =
+            hasUppercase
+            ? String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+            : String(decoding: UnsafeBufferPointer(rebasing: name), as: UTF8.self)
+        return HostHeader(name: text, port: port, isIPLiteral: isIPLiteral)
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == 0x09 }
@@ -223,11 +243,13 @@ struct OriginHeader: Equatable {
 
 /// Recognisers for IP address literals in their textual forms.
 enum IPAddressText {
-    static func isIPv4(_ text: some StringProtocol) -> Bool {
+    static func isIPv4(_ text: some StringProtocol) -> Bool { isIPv4(utf8: text.utf8) }
+
+    static func isIPv4(utf8 text: some Sequence<UInt8>) -> Bool {
         var dots = 0
         var digits = 0
         var value = 0
-        for byte in text.utf8 {
+        for byte in text {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0 else { return false }
                 dots += 1

@@ -20,14 +20,14 @@ import Testing
         ("localhost", 200), ("localhost:8080", 200), ("LOCALHOST:8080", 200), ("localhost.", 200),
         ("app.localhost:8080", 200), ("127.0.0.1:8080", 200), ("[::1]:8080", 200), ("[::1]", 200),
         ("192.168.1.20:8080", 200), ("[fe80::1%25eth0]:80", 200), ("workstation:8080", 200),
-        ("myapp.test", 200), ("api.dev.test:3000", 200),
+        ("myapp.test", 200), ("api.dev.test:3000", 200), (" localhost:8080\t", 200), ("App.LocalHost.", 200),
         // DNS rebinding: names that are not ours.
         ("evil.example", 403), ("evil.example:8080", 403), ("localhost.evil.example", 403), ("dev.test.evil", 403),
         ("127.0.0.1.nip.io", 403), ("myapp.test.evil", 403),
         // Malformed.
         ("", 400), ("a b", 400), ("[::1", 400), ("[::1]x", 400), ("localhost:99999", 400), ("localhost:", 400),
         ("localhost:-1", 400), ("local/host", 400), ("user@localhost", 400), ("[zz::1]:80", 400),
-        ("localhost:80:80", 400),
+        ("localhost:80:80", 400), ("[::1]:", 400), (".", 400), (":8080", 400), ("[]", 400), ("localhost:8o", 400),
     ])
     func hostHeader(_ host: String, _ expected: Int) {
         #expect(status(decide(.init(host: host))) == expected)
