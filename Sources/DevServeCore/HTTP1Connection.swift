@@ -57,6 +57,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var scanned = 0
     /// Responses (files) whose bytes are still being written; the connection is not idle.
     private var writesInFlight = 0
+    /// The channel's writability, as its change events last said (read per request, so kept
+    /// here rather than asked of the channel each time).
+    private var isWritable = true
     /// A socket read held back until the client reads what we wrote.
     private var heldRead = false
     /// The hub's id for this connection's waiting long poll, if one waits.
@@ -89,6 +92,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
         if context.channel.isActive { arm(context, after: limits.headTimeout) }
     }
 
@@ -134,7 +138,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         // Backpressure: while the client does not read our answers, do not read its requests;
         // while an answer is still going out (a streamed file, a waiting poll), read no more than
         // one head's worth ahead.
-        if context.channel.isWritable && !isAheadOfAnswers {
+        if isWritable && !isAheadOfAnswers {
             context.read()
         } else {
             heldRead = true
@@ -147,13 +151,14 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Resumes reading held back by `read`, once neither reason holds.
     private func resumeReading(_ context: ChannelHandlerContext) {
-        guard heldRead, context.channel.isWritable, !isAheadOfAnswers else { return }
+        guard heldRead, isWritable, !isAheadOfAnswers else { return }
         heldRead = false
         context.read()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        isWritable = context.channel.isWritable
+        if isWritable {
             processPending(context)  // which resumes held reads
         }
         context.fireChannelWritabilityChanged()
@@ -168,7 +173,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 resumeReading(context)
             }
         }
-        while case .open = state, waitingPoll == nil, !streaming, context.channel.isWritable, var buffer = pending,
+        while case .open = state, waitingPoll == nil, !streaming, isWritable, var buffer = pending,
             buffer.readableBytes > 0
         {
             let outcome = buffer.withUnsafeReadableBytes { bytes in

@@ -65,7 +65,7 @@ enum POSIX {
     }
 
     static func openForReading(_ path: String) -> Result<CInt, Errno> {
-        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        let descriptor = path.withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) }
         guard descriptor >= 0 else { return .failure(Errno(errno)) }
         return .success(descriptor)
     }
@@ -171,12 +171,14 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     static let noSuchFile = Errno(ENOENT)
 }
 
+// `withCString` hands over a native String's own NUL-terminated bytes; passing the String
+// straight to a C function would copy it into a fresh array on every call.
 private func systemStat(_ path: String, _ buffer: inout stat) -> CInt {
-    stat(path, &buffer)
+    path.withCString { stat($0, &buffer) }
 }
 
 private func systemLstat(_ path: String, _ buffer: inout stat) -> CInt {
-    lstat(path, &buffer)
+    path.withCString { lstat($0, &buffer) }
 }
 
 private func systemLstat(_ path: [CChar], _ buffer: inout stat) -> CInt {

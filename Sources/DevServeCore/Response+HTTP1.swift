@@ -23,6 +23,8 @@ extension Response {
         buffer.writeStaticString("\r\n")
     }
 
+    private static let okLine = "HTTP/1.1 200 OK\r\n"
+
     private static let commonStatusLines: [Int: String] = {
         var lines: [Int: String] = [:]
         for code in [200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 412, 416, 431, 500, 505] {
@@ -34,6 +36,7 @@ extension Response {
 
     static func statusLine(_ status: HTTPResponseStatus) -> String {
         let code = Int(status.code)
+        if code == 200 { return okLine }  // most answers: no dictionary lookup
         return commonStatusLines[code] ?? "HTTP/1.1 \(code) \(status.reasonPhrase)\r\n"
     }
 }
