@@ -179,7 +179,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             let outcome = buffer.withUnsafeReadableBytes { bytes in
                 HTTP1Parser.parse(bytes, from: scanned, scheme: scheme)
             }
-            switch outcome {
+            switch consume outcome {
             case .incomplete(let scannedBytes):
                 if buffer.readableBytes > limits.maximumHeadBytes {
                     refuse(context, .requestHeaderFieldsTooLarge, "the request head is larger than 16 KiB")
