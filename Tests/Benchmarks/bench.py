@@ -38,6 +38,9 @@ import time
 
 MB = 1_000_000  # figures are in MB = 10^6 bytes (throughput and memory alike)
 SERVERS = ("devserve", "nginx", "lighttpd", "python")
+# With --baseline, a second devserve build runs as the server "baseline" right after devserve in
+# every round, so a change is measured against the build before it in the same run.
+DEVSERVE_BUILDS = ("devserve", "baseline")
 MODULE_COUNT = 300
 BIG_FILE_BYTES = 100 * 1024 * 1024
 
@@ -219,7 +222,7 @@ class Server:
 
     def command(self):
         port = self.port
-        if self.name == "devserve":
+        if self.name in DEVSERVE_BUILDS:
             # --no-reload: a static server against static servers (live reload injects into pages).
             return [self.binary, self.site, "--port", str(port), "--no-reload", "--quiet", "--host", "127.0.0.1"]
         if self.name == "python":
@@ -683,6 +686,8 @@ def main():
     parser.add_argument("--downloads", type=int, default=5, help="downloads of big.bin per server per round (default 5)")
     parser.add_argument("--connections", type=int, default=1000, help="idle keep-alive connections (default 1000)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
+    parser.add_argument("--baseline", help="another devserve binary (say, the build before a change), measured as "
+                                           "the server 'baseline' in the same rounds; the table adds devserve/baseline")
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--keep", action="store_true", help="keep the generated folder and logs")
     args = parser.parse_args()
@@ -705,6 +710,13 @@ def main():
             f"(or pass --binary).")
         return 2
     binary = os.path.abspath(args.binary)
+    builds = {"devserve": binary}
+    if args.baseline:
+        if not (os.path.isfile(args.baseline) and os.access(args.baseline, os.X_OK)):
+            log(f"bench: no devserve binary at {args.baseline} (--baseline).")
+            return 2
+        builds["baseline"] = os.path.abspath(args.baseline)
+        servers.insert(servers.index("devserve") + 1 if "devserve" in servers else 0, "baseline")
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.connections + 1024
@@ -748,7 +760,7 @@ def main():
             log(f"bench: round {round_number}/{args.rounds}")
             live = []
             for name in servers:
-                server = Server(name, site, work, binary)
+                server = Server(name, site, work, builds.get(name, binary))
                 running.append(server)
                 try:
                     server.start()

@@ -19,6 +19,10 @@ issue. Benchmarks report, they do not fail: the exit status is 0 when goals are 
 tool is missing, 3 when a server could not start or serve TLS (or died); the other servers'
 figures are still shown.
 
+With --baseline BINARY, a second devserve build (say, the one before a change) runs as the server
+"baseline" right after devserve in every round, and the table adds devserve/baseline: on a shared
+machine, the only fair before-and-after is one measured in the same run.
+
 Standard library only; run with /usr/bin/python3. `make bench` runs it after bench.py and
 reload_bench.py; a quick smoke run:
     /usr/bin/python3 Tests/Benchmarks/tls_bench.py --binary .build/release/devserve --rounds 1 --duration 2
@@ -47,6 +51,9 @@ from bench import (MODULE_COUNT, Server, ServerFailed, generate_site, log, machi
 from bench import render_table as bench_render_table  # noqa: E402
 
 SERVERS = ("devserve", "nginx", "lighttpd")
+# With --baseline, a second devserve build runs as the server "baseline", right after devserve in
+# every round, so a change is measured against the build before it in the same run.
+DEVSERVE_BUILDS = ("devserve", "baseline")
 
 # The TLS settings every server gets (devserve's are its own; these are meant to match them).
 # TLS 1.2 ciphers: Mozilla "intermediate", ECDHE only (AES-GCM, then ChaCha20-Poly1305).
@@ -118,7 +125,7 @@ class TLSServer(Server):
     def __init__(self, name, site, work, binary, certificate):
         super().__init__(name, site, work, binary)
         self.certificate = certificate
-        if name == "devserve":
+        if name in DEVSERVE_BUILDS:
             # devserve --tls reads ./certs/localhost.pem; the CA's folder is in its environment
             # too, in case it checks the leaf against the CA on start.
             self.cwd = certificate.run_dir
@@ -126,7 +133,7 @@ class TLSServer(Server):
 
     def command(self):
         port, cert, key = self.port, self.certificate.cert, self.certificate.key
-        if self.name == "devserve":
+        if self.name in DEVSERVE_BUILDS:
             return [self.binary, self.site, "--tls", "--port", str(port), "--no-reload", "--quiet",
                     "--host", "127.0.0.1"]
         if self.name == "nginx":
@@ -459,6 +466,8 @@ def main():
     parser.add_argument("--h2-streams", type=int, default=100, help="h2load streams per connection (default 100)")
     parser.add_argument("--h2-threads", type=int, default=1, help="h2load threads (default 1)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
+    parser.add_argument("--baseline", help="another devserve binary (say, the build before a change), measured as "
+                                           "the server 'baseline' in the same rounds; the table adds devserve/baseline")
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--keep", action="store_true", help="keep the generated folders, certificate and logs")
     args = parser.parse_args()
@@ -481,6 +490,13 @@ def main():
             f"'swift build -c release' (or pass --binary).")
         return 2
     binary = os.path.abspath(args.binary)
+    builds = {"devserve": binary}
+    if args.baseline:
+        if not (os.path.isfile(args.baseline) and os.access(args.baseline, os.X_OK)):
+            log(f"tls_bench: no devserve binary at {args.baseline} (--baseline).")
+            return 2
+        builds["baseline"] = os.path.abspath(args.baseline)
+        servers.insert(servers.index("devserve") + 1 if "devserve" in servers else 0, "baseline")
 
     def on_signal(signum, frame):
         raise SystemExit(128 + signum)
@@ -517,7 +533,7 @@ def main():
             log(f"tls_bench: round {round_number}/{args.rounds}")
             live = []
             for name in servers:
-                server = TLSServer(name, site, work, binary, certificate)
+                server = TLSServer(name, site, work, builds.get(name, binary), certificate)
                 running.append(server)
                 try:
                     server.start()
