@@ -678,6 +678,20 @@ def machine_info():
     return info
 
 
+def devserve_builds(binary, baseline, servers, who):
+    """The devserve binary of each devserve-like server: with `--baseline`, the server "baseline"
+    is inserted into `servers` right after devserve. None (and a sentence) when that binary is
+    missing."""
+    builds = {"devserve": binary}
+    if baseline:
+        if not (os.path.isfile(baseline) and os.access(baseline, os.X_OK)):
+            log(f"{who}: no devserve binary at {baseline} (--baseline).")
+            return None
+        builds["baseline"] = os.path.abspath(baseline)
+        servers.insert(servers.index("devserve") + 1 if "devserve" in servers else 0, "baseline")
+    return builds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default=".build/release/devserve", help="the devserve binary (a release build)")
@@ -710,13 +724,9 @@ def main():
             f"(or pass --binary).")
         return 2
     binary = os.path.abspath(args.binary)
-    builds = {"devserve": binary}
-    if args.baseline:
-        if not (os.path.isfile(args.baseline) and os.access(args.baseline, os.X_OK)):
-            log(f"bench: no devserve binary at {args.baseline} (--baseline).")
-            return 2
-        builds["baseline"] = os.path.abspath(args.baseline)
-        servers.insert(servers.index("devserve") + 1 if "devserve" in servers else 0, "baseline")
+    builds = devserve_builds(binary, args.baseline, servers, "bench")
+    if builds is None:
+        return 2
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.connections + 1024

@@ -45,15 +45,12 @@ import time
 # Helpers shared with the static-serving benchmark beside this file (no __pycache__ left in the tree).
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (MODULE_COUNT, Server, ServerFailed, generate_site, log, machine_info,  # noqa: E402
+from bench import (DEVSERVE_BUILDS, MODULE_COUNT, Server, ServerFailed, devserve_builds, generate_site, log, machine_info,  # noqa: E402
                    markdown_table, note_wrk, print_table, record_cpu, run_wrk, tool_version,
                    write_report, nginx_command, lighttpd_command, print_events)
 from bench import render_table as bench_render_table  # noqa: E402
 
 SERVERS = ("devserve", "nginx", "lighttpd")
-# With --baseline, a second devserve build runs as the server "baseline", right after devserve in
-# every round, so a change is measured against the build before it in the same run.
-DEVSERVE_BUILDS = ("devserve", "baseline")
 
 # The TLS settings every server gets (devserve's are its own; these are meant to match them).
 # TLS 1.2 ciphers: Mozilla "intermediate", ECDHE only (AES-GCM, then ChaCha20-Poly1305).
@@ -490,13 +487,9 @@ def main():
             f"'swift build -c release' (or pass --binary).")
         return 2
     binary = os.path.abspath(args.binary)
-    builds = {"devserve": binary}
-    if args.baseline:
-        if not (os.path.isfile(args.baseline) and os.access(args.baseline, os.X_OK)):
-            log(f"tls_bench: no devserve binary at {args.baseline} (--baseline).")
-            return 2
-        builds["baseline"] = os.path.abspath(args.baseline)
-        servers.insert(servers.index("devserve") + 1 if "devserve" in servers else 0, "baseline")
+    builds = devserve_builds(binary, args.baseline, servers, "tls_bench")
+    if builds is None:
+        return 2
 
     def on_signal(signum, frame):
         raise SystemExit(128 + signum)
