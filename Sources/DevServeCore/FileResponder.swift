@@ -17,7 +17,7 @@ public final class FileResponder: Sendable {
     /// The protected real paths as bytes (see `refusal(forRealPath:)`).
     let protectedPaths: Set<[UInt8]>
     /// See `parsedTarget(_:)`.
-    let parsedTargets = Mutex<[String: ParsedTarget]>([:])
+    let parsedTargets = Mutex<[TargetKey: ParsedTarget]>([:])
 
     public static let allowedMethods = "GET, HEAD, OPTIONS"
     /// URL paths under this prefix belong to devserve itself.
@@ -114,7 +114,7 @@ public final class FileResponder: Sendable {
     /// same few paths again and again. The memo holds at most `parsedTargetLimit` targets and is
     /// emptied when full, so a client sending endless new paths cannot grow it.
     func parsedTarget(_ uri: Substring) -> Result<ParsedTarget, TargetError> {
-        let key = String(uri)
+        let key = TargetKey(String(uri))
         if let known = parsedTargets.withLock({ $0[key] }) { return .success(known) }
         let target: RequestTarget
         do {
@@ -133,6 +133,20 @@ public final class FileResponder: Sendable {
     }
 
     static let parsedTargetLimit = 4096
+
+    /// A raw target compared by its bytes. String's `==` and hash treat canonically equivalent
+    /// spellings as one (`é` and `e` + U+0301), and Linux keeps them as two different file names.
+    struct TargetKey: Hashable, Sendable {
+        let text: String
+        init(_ text: String) { self.text = text }
+
+        static func == (lhs: TargetKey, rhs: TargetKey) -> Bool { lhs.text.utf8.elementsEqual(rhs.text.utf8) }
+
+        func hash(into hasher: inout Hasher) {
+            var text = text
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
 
     func resolve(_ target: RequestTarget, path: String, request: HTTPRequest) -> Response {
         let (found, plain) = walk(target.segments, path: path)

@@ -301,6 +301,17 @@ import Testing
         #expect(fixture.get("/hello.txt").text == Self.hello)
     }
 
+    /// Two names Linux keeps apart and Swift's String equality does not (é composed, and e with a
+    /// combining accent): each is its own file, also once the first has been asked for.
+    @Test func canonicallyEquivalentNamesStayTwoFiles() throws {
+        let fixture = try Fixture()
+        try fixture.tree.write("site/caf\u{E9}.txt", "composed")
+        try fixture.tree.write("site/cafe\u{301}.txt", "decomposed")
+        #expect(fixture.get("/caf\u{E9}.txt").text == "composed")
+        #expect(fixture.get("/cafe\u{301}.txt").text == "decomposed")
+        #expect(fixture.get("/caf\u{E9}.txt").text == "composed")
+    }
+
     /// The same, with the folder moved to a dot-folder inside the root.
     @Test func cachedFileIsHiddenOnceItsFolderBecomesADotFolder() throws {
         let fixture = try Fixture()
