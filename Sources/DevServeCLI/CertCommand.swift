@@ -26,14 +26,18 @@ public struct CertCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
+        let invoker = SudoInvoker.current()
         let folder = try CertificateAuthority.defaultFolder(
-            environment: ProcessEnvironment.values(ProcessEnvironment.caKeys))
-        let authority = try CertificateAuthority.ensureLocalCA(in: folder)
+            environment: ProcessEnvironment.caEnvironment(invoker: invoker))
+        let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
         let addresses = names.filter { $0.contains(":") || $0.allSatisfy { $0.isNumber || $0 == "." } }
         let hostNames = names.filter { !addresses.contains($0) }
         let status = try authority.ensureLeaf(
             certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
             ipAddresses: addresses)
+        if status != .current {
+            invoker?.takeOwnership(of: ["certs", "certs/localhost.pem", "certs/localhost-key.pem"])
+        }
         let what: String
         switch status {
         case .created: what = "created"

@@ -119,7 +119,7 @@ public struct LaunchPlan: Sendable {
     /// trusted by the user's browsers, so its key must never leave the machine.
     static func protectedPaths(cwd: String) -> Set<String> {
         var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { absolute($0, cwd: cwd) }
-        let environment = ProcessEnvironment.values(ProcessEnvironment.caKeys)
+        let environment = ProcessEnvironment.caEnvironment(invoker: SudoInvoker.current())
         if let folder = try? CertificateAuthority.defaultFolder(environment: environment) {
             paths += ["ca.pem", "ca-key.pem"].map { CertificateFiles.join(folder, $0) }
         }

@@ -165,9 +165,10 @@ public struct ServeCommand: AsyncParsableCommand {
         var plan = try LaunchPlan(options: self)
         ResourceLimits.raiseOpenFileLimit()
         if servesTLS {
+            let invoker = SudoInvoker.current()
             let launch = try TLSLaunch.prepare(
                 certificate: cert, key: key, lan: lan, cwd: plan.workingDirectory,
-                environment: ProcessEnvironment.values(ProcessEnvironment.caKeys))
+                environment: ProcessEnvironment.caEnvironment(invoker: invoker), invoker: invoker)
             for note in launch.notes { Console.write(note + "\n") }
             for warning in launch.warnings { logger.warning("\(warning)") }
             let context = launch.context

@@ -1,3 +1,4 @@
+import DevServeTLS
 import Dispatch
 import Logging
 
@@ -22,6 +23,51 @@ enum ProcessEnvironment {
 
     /// What the local CA's folder depends on (`CertificateAuthority.defaultFolder`).
     static let caKeys = ["XDG_DATA_HOME", "HOME"]
+
+    /// Those variables for this process. Under sudo, HOME is the invoking user's: their browsers
+    /// trust their CA, so `sudo devserve --tls --port 443` must sign with it, not with root's.
+    static func caEnvironment(invoker: SudoInvoker?) -> [String: String] {
+        var environment = values(caKeys)
+        if let invoker { environment["HOME"] = invoker.home }
+        return environment
+    }
+}
+
+/// The user behind `sudo devserve …`: sudo runs devserve as root with SUDO_UID, SUDO_GID and
+/// SUDO_USER set, and HOME usually at root's home.
+struct SudoInvoker: Sendable, Equatable {
+    var name: String
+    var uid: uid_t
+    var gid: gid_t
+    var home: String
+
+    /// nil unless this process is root acting for another user.
+    static func current() -> SudoInvoker? {
+        guard geteuid() == 0, let uidText = ProcessEnvironment.value("SUDO_UID"), let uid = uid_t(uidText), uid != 0,
+            let entry = getpwuid(uid), let directory = entry.pointee.pw_dir
+        else { return nil }
+        let home = String(cString: directory)
+        guard home.hasPrefix("/") else { return nil }
+        let gid = ProcessEnvironment.value("SUDO_GID").flatMap { gid_t($0) } ?? entry.pointee.pw_gid
+        let name = ProcessEnvironment.value("SUDO_USER") ?? String(cString: entry.pointee.pw_name)
+        return SudoInvoker(name: name, uid: uid, gid: gid, home: home)
+    }
+
+    /// The local CA in `folder`, made when missing, except for a sudo invoker: made by root, its
+    /// key would be a root-owned file in their home that their own devserve cannot read.
+    static func localCA(in folder: String, invoker: SudoInvoker?) throws(TLSError) -> LocalCA {
+        let certificatePath = CertificateFiles.join(folder, "ca.pem")
+        if let invoker, access(certificatePath, F_OK) != 0 {
+            throw .noLocalCAUnderSudo(user: invoker.name, path: certificatePath)
+        }
+        return try CertificateAuthority.ensureLocalCA(in: folder)
+    }
+
+    /// Gives files root just made (the leaf in certs/) to the invoker, so their own runs can read
+    /// and renew them. Failures are left to the next run's clear error.
+    func takeOwnership(of paths: [String]) {
+        for path in paths { _ = chown(path, uid, gid) }
+    }
 }
 
 enum ResourceLimits {

@@ -16,7 +16,8 @@ struct TLSLaunch {
     /// The local leaf in `certs/` (made or renewed by the local CA as needed) unless the user
     /// passed their own chain and key.
     static func prepare(
-        certificate: String?, key: String?, lan: Bool, cwd: String, environment: [String: String]
+        certificate: String?, key: String?, lan: Bool, cwd: String, environment: [String: String],
+        invoker: SudoInvoker? = nil
     ) throws(TLSError) -> TLSLaunch {
         var notes: [String] = []
         var warnings: [String] = []
@@ -27,7 +28,7 @@ struct TLSLaunch {
             keyPath = LaunchPlan.absolute(key, cwd: cwd)
         } else {
             let folder = try CertificateAuthority.defaultFolder(environment: environment)
-            let authority = try CertificateAuthority.ensureLocalCA(in: folder)
+            let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
             certificatePath = LaunchPlan.absolute("certs/localhost.pem", cwd: cwd)
             keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
@@ -38,13 +39,16 @@ struct TLSLaunch {
                     "The address \(address) is not a private one, so the local CA may not sign it: browsers on "
                         + "other machines will warn there. Use a private (10.x, 172.16-31.x, 192.168.x) address.")
             }
-            switch try authority.ensureLeaf(
+            let status = try authority.ensureLeaf(
                 certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
-            {
+            switch status {
             case .created:
                 notes.append("Made certs/localhost.pem, signed by the local CA \(authority.certificatePath).")
             case .renewed: notes.append("Renewed certs/localhost.pem (expiring, or the names it covers changed).")
             case .current: break
+            }
+            if status != .current {
+                invoker?.takeOwnership(of: [LaunchPlan.absolute("certs", cwd: cwd), certificatePath, keyPath])
             }
         }
         let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)

@@ -16,6 +16,7 @@ public struct TrustCommand: ParsableCommand {
             or /etc/pki/ca-trust/source/anchors with update-ca-trust (Fedora); it needs root, and without it \
             the command to run with sudo is printed. NSS databases (~/.pki/nssdb, made if missing, and every \
             Firefox profile) are changed with certutil from libnss3-tools. Running it again changes nothing. \
+            Under sudo it trusts the invoking user's CA in the system store only. \
             It exits non-zero only when no store could be changed.
             """
     )
@@ -26,8 +27,13 @@ public struct TrustCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let environment = ProcessEnvironment.values(["XDG_DATA_HOME"] + TrustStores.environmentKeys)
-        let stores = TrustStores(environment: environment)
+        // Under sudo: the invoking user's CA (the one their devserve signs with), in the system
+        // store; their browsers' databases are theirs to change, without sudo.
+        let invoker = SudoInvoker.current()
+        var environment = ProcessEnvironment.values(["XDG_DATA_HOME"] + TrustStores.environmentKeys)
+        if let invoker { environment["HOME"] = invoker.home }
+        var stores = TrustStores(environment: environment)
+        stores.sudoUser = invoker?.name
         let folder = try CertificateAuthority.defaultFolder(environment: environment)
         let outcomes: [TrustOutcome]
         if uninstall {
@@ -37,7 +43,7 @@ public struct TrustCommand: ParsableCommand {
             Console.write("Local CA: \(certificatePath)\(certificatePEM == nil ? " (none there)" : "")\n")
             outcomes = stores.uninstall(certificatePEM: certificatePEM)
         } else {
-            let authority = try CertificateAuthority.ensureLocalCA(in: folder)
+            let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
             guard let certificatePEM = CertificateFiles.read(authority.certificatePath) else {
                 throw TLSError.caUnreadable(path: authority.certificatePath, reason: "it cannot be opened")
             }

@@ -1,5 +1,13 @@
 /// NSS databases (Chromium's ~/.pki/nssdb, Firefox profiles), changed with certutil from libnss3-tools.
 extension TrustStores {
+    /// Under sudo: certutil as root would leave root-owned files in the user's databases.
+    private func leftToUser(_ user: String, _ action: String) -> TrustOutcome {
+        TrustOutcome(
+            store: "NSS databases", kind: .notApplicable,
+            detail: "left alone under sudo (they are \(user)'s): run devserve trust without sudo to \(action) "
+                + "\(user)'s browsers.")
+    }
+
     /// The sentence for a machine without certutil.
     static func certutilMissing(_ databases: [NSSDatabase]) -> String {
         let found = databases.isEmpty ? "" : " (found: \(databases.map(\.folder).joined(separator: ", ")))"
@@ -10,6 +18,7 @@ extension TrustStores {
     /// Adds the CA, trusted for TLS servers (`C,,`), to every NSS database, making ~/.pki/nssdb first
     /// where it is missing: Chromium reads it, and mkcert makes it too.
     func installInNSS(certificatePath: String, nickname: String) -> [TrustOutcome] {
+        if let sudoUser { return [leftToUser(sudoUser, "add the CA to")] }
         guard let sharedFolder = sharedDatabaseFolder else {
             return [
                 TrustOutcome(store: "NSS databases", kind: .notApplicable, detail: "HOME is not set, none searched.")
@@ -52,6 +61,7 @@ extension TrustStores {
     /// Deletes every certificate under `nickname` from every NSS database (certutil -D removes one
     /// at a time, so it repeats until none is left). A nil nickname: there is no CA, so none of ours.
     func uninstallFromNSS(nickname: String?) -> [TrustOutcome] {
+        if let sudoUser { return [leftToUser(sudoUser, "remove the CA from")] }
         let databases = nssDatabases()
         guard let nickname else {
             return [

@@ -48,6 +48,8 @@ struct TrustStores: Sendable, Equatable {
     var home: String?
     /// Where certutil and the update command are looked up.
     var searchFolders: [String]
+    /// Under sudo, the invoking user: their NSS databases are left for them to change.
+    var sudoUser: String?
 
     init(system: SystemStore?, home: String?, searchFolders: [String]) {
         self.system = system

@@ -15,6 +15,8 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case addressNotAllowed(String)
     /// Neither XDG_DATA_HOME nor HOME says where the CA should live.
     case noHomeFolder
+    /// Under sudo, the invoking user has no local CA, and root will not make one in their home.
+    case noLocalCAUnderSudo(user: String, path: String)
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
     /// `--cert` names a file that is missing or cannot be read.
@@ -59,6 +61,9 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "private addresses (127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7)."
         case .noHomeFolder:
             return "Neither XDG_DATA_HOME nor HOME is set, so there is no folder for the local CA. Set one of them."
+        case .noLocalCAUnderSudo(let user, let path):
+            return "\(user) has no local CA yet ('\(path)'), and devserve will not make one as root in their home: "
+                + "run `devserve cert` once without sudo, then this command again."
         case .certificateUnreadable(let path, let reason):
             return "The certificate '\(path)' could not be read: \(reason). Pass a readable PEM file to --cert, "
                 + "or use --tls alone for a local certificate."

@@ -38,9 +38,10 @@ final class DevServeProcess {
             process.executableURL = URL(fileURLWithPath: Self.binary)
             process.arguments = arguments
         }
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
+        // A test run started with sudo must not make every devserve think it acts for that user;
+        // the tests of that set SUDO_* themselves.
+        let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SUDO_") }
+        process.environment = inherited.merging(environment ?? [:]) { $1 }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         process.standardError = FileHandle(forWritingAtPath: errorPath)

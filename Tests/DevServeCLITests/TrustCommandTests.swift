@@ -49,6 +49,58 @@ import Testing
         #expect(sandbox.updateRuns == 2)
     }
 
+    /// `sudo devserve trust` (root, with SUDO_UID of the user who asked): that user's CA goes into
+    /// the system store; their NSS databases are left for them; root never makes their CA.
+    @Test func underSudoTheInvokingUsersCAGoesIntoTheSystemStoreOnly() throws {
+        let sandbox = try TrustSandbox()
+        let sudo = ["SUDO_UID": "65534", "SUDO_GID": "65534", "SUDO_USER": "nobody"]
+        let isRoot = geteuid() == 0
+        let refused = try sandbox.run(["trust"], environment: sudo)
+        if isRoot {
+            #expect(refused.status != 0)
+            #expect(refused.error.contains("nobody has no local CA yet ('\(sandbox.caPath)')"), "\(refused.error)")
+            #expect(refused.error.contains("run `devserve cert` once without sudo"))
+            #expect(!FileManager.default.fileExists(atPath: sandbox.caPath), "root made the user's CA")
+            #expect(!FileManager.default.fileExists(atPath: sandbox.anchor))
+            // `sudo devserve --tls` (port 443) likewise: the user's CA or none, never root's.
+            let serve = try DevServeProcess(
+                [sandbox.emptyFolder, "--tls", "--port", "0"], workingDirectory: sandbox.emptyFolder,
+                environment: sudo.merging(["XDG_DATA_HOME": sandbox.folder.path + "/data"]) { $1 })
+            #expect(try serve.waitForExit() != 0)
+            #expect(serve.errorOutput.contains("nobody has no local CA yet"), "\(serve.errorOutput)")
+        } else {
+            #expect(refused.status == 0, "without root, SUDO_* mean nothing: \(refused.error)")
+            return
+        }
+
+        // The user made their CA (and a leaf) themselves; now sudo trusts it system-wide.
+        let work = sandbox.folder.path + "/project"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let made = try DevServeProcess(
+            ["cert"], workingDirectory: work, environment: ["XDG_DATA_HOME": sandbox.folder.path + "/data"])
+        #expect(try made.waitForExit() == 0, "\(made.errorOutput)")
+        let trusted = try sandbox.run(["trust"], environment: sudo)
+        #expect(trusted.status == 0, "\(trusted.output)\(trusted.error)")
+        #expect(
+            try String(contentsOfFile: sandbox.anchor, encoding: .utf8)
+                == String(contentsOfFile: sandbox.caPath, encoding: .utf8))
+        #expect(
+            trusted.output.contains("NSS databases: left alone under sudo (they are nobody's)"), "\(trusted.output)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.home + "/.pki"), "an NSS database was made as root")
+
+        // A leaf made under sudo belongs to the user, so their own runs can read and renew it.
+        try FileManager.default.removeItem(atPath: work + "/certs")
+        let leaf = try DevServeProcess(
+            ["cert"], workingDirectory: work,
+            environment: sudo.merging(["XDG_DATA_HOME": sandbox.folder.path + "/data"]) { $1 })
+        #expect(try leaf.waitForExit() == 0, "\(leaf.errorOutput)")
+        for path in ["certs", "certs/localhost.pem", "certs/localhost-key.pem"] {
+            let owner =
+                try FileManager.default.attributesOfItem(atPath: work + "/" + path)[.ownerAccountID] as? NSNumber
+            #expect(owner?.intValue == 65534, "\(path) is owned by \(String(describing: owner))")
+        }
+    }
+
     @Test func trustMakesChromiumsDatabaseWhenThereIsNone() throws {
         let sandbox = try TrustSandbox()
         let result = try sandbox.run(["trust"])
