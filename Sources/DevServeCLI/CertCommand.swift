@@ -35,9 +35,7 @@ public struct CertCommand: ParsableCommand {
         let status = try authority.ensureLeaf(
             certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
             ipAddresses: addresses)
-        if status != .current {
-            invoker?.takeOwnership(of: ["certs", "certs/localhost.pem", "certs/localhost-key.pem"])
-        }
+        invoker?.takeLeaf(status, certificatePath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem")
         let what: String
         switch status {
         case .created: what = "created"

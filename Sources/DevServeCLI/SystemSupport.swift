@@ -26,8 +26,9 @@ enum ProcessEnvironment {
 
     /// Those variables for this process. Under sudo, HOME is the invoking user's: their browsers
     /// trust their CA, so `sudo devserve --tls --port 443` must sign with it, not with root's.
-    static func caEnvironment(invoker: SudoInvoker?) -> [String: String] {
-        var environment = values(caKeys)
+    /// `keys` are read as well (the trust stores' own variables).
+    static func caEnvironment(invoker: SudoInvoker?, adding keys: [String] = []) -> [String: String] {
+        var environment = values(caKeys + keys)
         if let invoker { environment["HOME"] = invoker.home }
         return environment
     }
@@ -63,9 +64,12 @@ struct SudoInvoker: Sendable, Equatable {
         return try CertificateAuthority.ensureLocalCA(in: folder)
     }
 
-    /// Gives files root just made (the leaf in certs/) to the invoker, so their own runs can read
-    /// and renew them. Failures are left to the next run's clear error.
-    func takeOwnership(of paths: [String]) {
+    /// Gives a leaf root just made or renewed (and its certs/ folder) to the invoker, so their own
+    /// runs can read and renew it. Failures are left to the next run's clear error.
+    func takeLeaf(_ status: LeafStatus, certificatePath: String, keyPath: String) {
+        guard status != .current else { return }
+        var paths = [certificatePath, keyPath]
+        if let slash = certificatePath.lastIndex(of: "/") { paths.append(String(certificatePath[..<slash])) }
         for path in paths { _ = chown(path, uid, gid) }
     }
 }

@@ -47,9 +47,7 @@ struct TLSLaunch {
             case .renewed: notes.append("Renewed certs/localhost.pem (expiring, or the names it covers changed).")
             case .current: break
             }
-            if status != .current {
-                invoker?.takeOwnership(of: [LaunchPlan.absolute("certs", cwd: cwd), certificatePath, keyPath])
-            }
+            invoker?.takeLeaf(status, certificatePath: certificatePath, keyPath: keyPath)
         }
         let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
         if context.secondsUntilExpiry <= 0 {

@@ -30,8 +30,7 @@ public struct TrustCommand: ParsableCommand {
         // Under sudo: the invoking user's CA (the one their devserve signs with), in the system
         // store; their browsers' databases are theirs to change, without sudo.
         let invoker = SudoInvoker.current()
-        var environment = ProcessEnvironment.values(["XDG_DATA_HOME"] + TrustStores.environmentKeys)
-        if let invoker { environment["HOME"] = invoker.home }
+        let environment = ProcessEnvironment.caEnvironment(invoker: invoker, adding: TrustStores.environmentKeys)
         var stores = TrustStores(environment: environment)
         stores.sudoUser = invoker?.name
         let folder = try CertificateAuthority.defaultFolder(environment: environment)

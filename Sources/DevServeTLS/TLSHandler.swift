@@ -201,7 +201,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard remaining > 0 else { return }
         var first: EventLoopPromise<Void>?
         var others: [EventLoopPromise<Void>] = []
-        // A small write waiting to be joined by the next; copied into `records` only if one does.
         var held: ByteBuffer?
         var failed: [String]?
 
@@ -209,7 +208,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard failed == nil else { return }
             if case .failed(let errors) = buffer.withUnsafeReadableBytes({ connection.write($0) }) { failed = errors }
         }
-        func encryptRecords() {
+        // The small writes being joined: one `held` buffer (not copied while it is alone), or
+        // `records`, never both.
+        func encryptJoined() {
+            if let pending = held { encrypt(pending) }
+            held = nil
             guard records.readableBytes > 0 else { return }
             encrypt(records)
             records.clear()
@@ -221,34 +224,22 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if first == nil { first = promise } else { others.append(promise) }
             }
             guard buffer.readableBytes < Self.recordSize else {
-                if let pending = held { encrypt(pending) }
-                held = nil
-                encryptRecords()
+                encryptJoined()
                 encrypt(buffer)
                 continue
             }
-            if records.readableBytes > 0 {
-                if records.readableBytes + buffer.readableBytes > Self.recordSize {
-                    encryptRecords()
-                    held = buffer
-                } else {
-                    records.writeImmutableBuffer(buffer)
-                }
-            } else if let pending = held {
-                if pending.readableBytes + buffer.readableBytes > Self.recordSize {
-                    encrypt(pending)
-                    held = buffer
-                } else {
-                    records.writeImmutableBuffer(pending)
-                    records.writeImmutableBuffer(buffer)
-                    held = nil
-                }
-            } else {
-                held = buffer
+            if (held?.readableBytes ?? records.readableBytes) + buffer.readableBytes > Self.recordSize {
+                encryptJoined()
             }
+            if held == nil && records.readableBytes == 0 {
+                held = buffer
+                continue
+            }
+            if let pending = held { records.writeImmutableBuffer(pending) }
+            held = nil
+            records.writeImmutableBuffer(buffer)
         }
-        if let pending = held { encrypt(pending) }
-        encryptRecords()
+        encryptJoined()
 
         if let failed {
             first?.fail(TLSError.connectionFailed(errors: failed))

@@ -139,11 +139,14 @@ import Testing
         var expected = ByteBuffer()
         var outcomes: [Outcome] = []
         for index in 0..<3_000 {
-            // Mostly small pieces (joined into records), an empty one, and some larger than a record.
+            // Mostly small pieces (joined into records), an empty one, some larger than a record,
+            // and some of 9 KB, two of which never fit one record.
             let piece: ByteBuffer
             switch index {
             case 0: piece = ByteBuffer()
             case let index where index % 700 == 699: piece = randomBytes(20_000 + index, seed: UInt64(index))
+            case let index where index % 97 == 96 || index % 97 == 0:
+                piece = randomBytes(9_000 + index, seed: UInt64(index))
             default: piece = ByteBuffer(string: "write \(index);")
             }
             expected.writeImmutableBuffer(piece)
