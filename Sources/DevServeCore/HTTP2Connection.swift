@@ -10,8 +10,9 @@ import NIOHTTP2
 ///
 /// Why frames and not NIO's per-stream child channels: a child channel, its pipeline and the
 /// HTTP/1 codec cost more than the rest of a small response together; a page of 300 modules is
-/// 300 of them. Here a stream is a dictionary entry while it is answered, and the responses to
-/// one read go out with one flush.
+/// 300 of them. Here a stream is a dictionary entry while it is answered. Each answer is flushed
+/// as soon as it is written (see `respond`); the TLS handler below still sends all the answers to
+/// one read in one socket write.
 ///
 /// - A long poll waits as an entry in `polls`; a stream the browser resets forgets its wait.
 /// - File bodies go out in chunks (`FileStream`); NIO's flow control holds back each chunk's
@@ -175,7 +176,10 @@ final class HTTP2Connection: ChannelInboundHandler {
         switch responder.answer(request) {
         case .response(let response):
             send(context, stream: stream, response, for: request, requestDone: requestDone, started: started)
-            wroteInRead = true
+            // Flushed at once: NIO then closes the stream now, while it is the oldest one open,
+            // which keeps NIO's per-connection stream lists short and cheap to update. (The TLS
+            // handler below still sends what one read answered in one write.)
+            context.flush()
         case .waitForChanges(let since):
             guard let hub = responder.configuration.changeHub else { return }
             let (id, answer) = hub.wait(

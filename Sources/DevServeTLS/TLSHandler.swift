@@ -44,6 +44,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let keptBufferBytes = 64 * 1024
     /// How many of `pendingWrites` were flushed while the handshake was still running.
     private var flushedDuringHandshake = 0
+    /// While plaintext is being handed up, a flush from above only records how many writes it
+    /// covers; they are encrypted together when the read is done. An HTTP/2 connection flushes
+    /// after each answer, and a read can carry a hundred requests: one socket write, not a hundred.
+    private var isReading = false
+    private var flushedDuringRead = 0
     private var closePromise: EventLoopPromise<Void>?
     private var shutdownTimer: Scheduled<Void>?
 
@@ -93,11 +98,18 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let ciphertext = unwrapInboundIn(data)
         ciphertext.withUnsafeReadableBytes { connection.feed($0) }
+        let wasReading = isReading
+        isReading = true
         switch state {
         case .handshaking: handshakeStep(context)
         case .active, .closing: readPlaintext(context)
-        case .closed: return
+        case .closed: break
         }
+        isReading = wasReading
+        guard !wasReading, flushedDuringRead > 0 else { return }
+        let count = flushedDuringRead
+        flushedDuringRead = 0
+        if case .active = state { encryptPendingWrites(context, count: count) }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -189,6 +201,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func flush(context: ChannelHandlerContext) {
         switch state {
         case .handshaking: flushedDuringHandshake = pendingWrites.count
+        case .active where isReading: flushedDuringRead = pendingWrites.count
         case .active: encryptPendingWrites(context, count: pendingWrites.count)
         case .closing, .closed: return
         }

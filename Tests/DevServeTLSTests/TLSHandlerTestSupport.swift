@@ -103,6 +103,37 @@ final class Wire: ChannelOutboundHandler {
     func forceClose() { context?.close(promise: nil) }
 }
 
+/// Answers each read as an HTTP/2 connection does: `answers` writes, each flushed at once, then
+/// one write left unflushed; with `closeAfter`, then closes. The read goes on up the pipeline.
+final class Answerer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let answers: Int
+    private let closeAfter: Bool
+    private(set) var outcomes: [Outcome] = []
+    private(set) var unflushed: Outcome?
+
+    init(answers: Int, closeAfter: Bool = false) {
+        self.answers = answers
+        self.closeAfter = closeAfter
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        for index in 0..<answers {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            outcomes.append(Outcome(promise.futureResult))
+            context.write(wrapOutboundOut(ByteBuffer(string: "answer \(index);")), promise: promise)
+            context.flush()
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        unflushed = Outcome(promise.futureResult)
+        context.write(wrapOutboundOut(ByteBuffer(string: "not flushed")), promise: promise)
+        if closeAfter { context.close(promise: nil) }
+        context.fireChannelRead(data)
+    }
+}
+
 /// The result of a future, once it has one (read on the embedded loop's thread).
 final class Outcome {
     private(set) var result: Result<Void, any Error>?

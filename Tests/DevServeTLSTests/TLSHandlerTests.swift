@@ -338,6 +338,52 @@ import Testing
         #expect(pair.clientRecorder.errors.isEmpty, "\(pair.clientRecorder.errors)")
     }
 
+    /// An HTTP/2 connection flushes after every answer, and one read can carry a hundred
+    /// requests: what is flushed while a read is handed up leaves in one socket write after it,
+    /// in order, with every write's promise kept; what is written after the last flush waits.
+    @Test func answersFlushedDuringOneReadLeaveInOneWrite() throws {
+        let pair = try TLSPair()
+        defer { pair.finish() }
+        try pair.handshake()
+        let answerer = Answerer(answers: 50)
+        try pair.server.pipeline.syncOperations.addHandler(answerer, position: .before(pair.serverRecorder))
+
+        _ = pair.write("fifty requests", on: pair.client)
+        pair.flush(pair.client)
+        try pair.server.writeInbound(try pair.drainOutbound(pair.client))
+        var writes = 0
+        while let buffer = try pair.server.readOutbound(as: ByteBuffer.self) {
+            writes += 1
+            try pair.client.writeInbound(buffer)
+        }
+        #expect(writes == 1)
+        #expect(pair.clientRecorder.text == (0..<50).map { "answer \($0);" }.joined())
+        #expect(answerer.outcomes.count == 50 && answerer.outcomes.allSatisfy { $0.succeeded })
+        #expect(answerer.unflushed?.isPending == true)
+
+        // The unflushed write goes with the next flush, outside any read.
+        pair.flush(pair.server)
+        try pair.pump()
+        #expect(pair.clientRecorder.text.hasSuffix("answer 49;not flushed"))
+        #expect(answerer.unflushed?.succeeded == true)
+    }
+
+    @Test func answersFlushedThenClosedDuringOneReadArriveBeforeCloseNotify() throws {
+        let pair = try TLSPair()
+        defer { pair.finish() }
+        try pair.handshake()
+        let answerer = Answerer(answers: 3, closeAfter: true)
+        try pair.server.pipeline.syncOperations.addHandler(answerer, position: .before(pair.serverRecorder))
+
+        _ = pair.write("three requests, then goodbye", on: pair.client)
+        pair.flush(pair.client)
+        try pair.pump()
+        #expect(pair.clientRecorder.text == "answer 0;answer 1;answer 2;not flushed")
+        #expect(answerer.outcomes.allSatisfy { $0.succeeded } && answerer.unflushed?.succeeded == true)
+        #expect(!pair.client.isActive && !pair.server.isActive)
+        #expect(pair.clientRecorder.errors.isEmpty, "\(pair.clientRecorder.errors)")
+    }
+
     @Test func closingDuringTheHandshakeFailsHeldWrites() throws {
         let pair = try TLSPair()
         defer { pair.finish() }
