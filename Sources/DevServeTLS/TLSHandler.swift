@@ -212,6 +212,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func encryptPendingWrites(_ context: ChannelHandlerContext, count: Int) {
         var remaining = min(count, pendingWrites.count)
         guard remaining > 0 else { return }
+        // A flush counted during a read covers the writes that were first then; these are gone.
+        flushedDuringRead = max(0, flushedDuringRead - remaining)
         var first: EventLoopPromise<Void>?
         var others: [EventLoopPromise<Void>] = []
         var held: ByteBuffer?

@@ -134,6 +134,27 @@ final class Answerer: ChannelInboundHandler {
     }
 }
 
+/// On `handshakeCompleted`, writes and flushes "preface;", then writes "later" without a flush.
+final class PrefaceWriter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private(set) var prefaceWritten: Outcome?
+    private(set) var laterWritten: Outcome?
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let preface = context.eventLoop.makePromise(of: Void.self)
+            prefaceWritten = Outcome(preface.futureResult)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "preface;")), promise: preface)
+            let later = context.eventLoop.makePromise(of: Void.self)
+            laterWritten = Outcome(later.futureResult)
+            context.write(wrapOutboundOut(ByteBuffer(string: "later")), promise: later)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
 /// The result of a future, once it has one (read on the embedded loop's thread).
 final class Outcome {
     private(set) var result: Result<Void, any Error>?

@@ -368,6 +368,29 @@ import Testing
         #expect(answerer.unflushed?.succeeded == true)
     }
 
+    /// NIO's HTTP/2 handler writes and flushes its preface when the handshake completes, inside
+    /// the read that completed it, after writes held during the handshake: those go first, then
+    /// the preface, and a write made after the last flush still waits for the next one.
+    @Test func aFlushAtHandshakeCompletionSendsOnlyWhatWasFlushed() throws {
+        let pair = try TLSPair()
+        defer { pair.finish() }
+        let preface = PrefaceWriter()
+        try pair.server.pipeline.syncOperations.addHandler(preface, position: .before(pair.serverRecorder))
+        try pair.connect()
+        let held = pair.write("held;", on: pair.server)
+        pair.flush(pair.server)
+        try pair.pump()
+
+        #expect(pair.serverRecorder.events.count == 1)
+        #expect(pair.clientRecorder.text == "held;preface;")
+        #expect(held.succeeded && preface.prefaceWritten?.succeeded == true)
+        #expect(preface.laterWritten?.isPending == true)
+        pair.flush(pair.server)
+        try pair.pump()
+        #expect(pair.clientRecorder.text == "held;preface;later")
+        #expect(preface.laterWritten?.succeeded == true)
+    }
+
     @Test func answersFlushedThenClosedDuringOneReadArriveBeforeCloseNotify() throws {
         let pair = try TLSPair()
         defer { pair.finish() }
