@@ -53,10 +53,13 @@ let package = Package(
             dependencies: ["DevServeCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // Raw loopback sockets, shared by the test targets that talk to a real server.
+        .target(name: "DevServeTestSupport", path: "Tests/DevServeTestSupport", swiftSettings: strict),
         .testTarget(
             name: "DevServeCoreTests",
             dependencies: [
                 "DevServeCore",
+                "DevServeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevServeCLITests",
-            dependencies: ["DevServeCLI", "devserve"],
+            dependencies: ["DevServeCLI", "devserve", "DevServeTestSupport"],
             swiftSettings: strict
         ),
         // libinotifytools (libinotifytools0-dev; no pkg-config file on Debian): a module map that

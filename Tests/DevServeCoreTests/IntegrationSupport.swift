@@ -1,3 +1,4 @@
+import DevServeTestSupport
 import Foundation
 
 #if canImport(Glibc)
