@@ -25,21 +25,13 @@ public func connectTCP(host: String, port: Int, timeoutSeconds: Int? = nil) thro
         address.sin6_family = sa_family_t(AF_INET6)
         address.sin6_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET6, host, &address.sin6_addr)
-        result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-            }
-        }
+        result = connect(descriptor, to: address)
     } else {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
-        result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        result = connect(descriptor, to: address)
     }
     guard result == 0 else {
         let code = errno
@@ -47,6 +39,15 @@ public func connectTCP(host: String, port: Int, timeoutSeconds: Int? = nil) thro
         throw SocketError("connect to \(host):\(port) failed: errno \(code)")
     }
     return descriptor
+}
+
+/// connect(2) with a `sockaddr_in` or `sockaddr_in6`.
+private func connect<Address>(_ descriptor: CInt, to address: Address) -> CInt {
+    withUnsafePointer(to: address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<Address>.size))
+        }
+    }
 }
 
 /// Sends every byte of `bytes` on a connected socket.
