@@ -16,7 +16,7 @@ TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-seleni
 # h2load comes with nghttp2-client, and openssl s_client checks what each server negotiates.
 BENCH_PACKAGES = wrk nginx-light lighttpd lighttpd-mod-openssl nghttp2-client openssl curl procps python3-venv python3-pip
 
-.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs clean help
+.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs trust clean help
 
 all: build
 
@@ -27,6 +27,8 @@ help:
 	@echo "make bench   benchmarks against nginx, lighttpd and python (ratios)"
 	@echo "make fuzz    fuzz the path resolver for FUZZ_SECONDS (default 60)"
 	@echo "make format  format the Swift sources with swift-format"
+	@echo "make certs   create or renew the local CA and certs/localhost*.pem"
+	@echo "make trust   trust the local CA in the system store and browsers (ARGS=--uninstall undoes it)"
 
 # Installs the packages in $(1) that dpkg does not list as installed: apt-get as root, sudo
 # otherwise, and one clear sentence when neither is possible.
@@ -87,6 +89,12 @@ bench: bench-deps
 
 certs: build
 	$(BIN) cert
+
+# Trusts the local CA: the system store, and the browsers' NSS databases through certutil
+# (libnss3-tools). `make trust ARGS=--uninstall` undoes it.
+trust: build
+	$(call apt_install,libnss3-tools)
+	$(BIN) trust $(ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz:
