@@ -66,7 +66,7 @@ struct TLSLaunch {
         {
             return ownCertificate
                 ? "A client refused the certificate (it does not trust its issuer): trust your CA in the browser."
-                : "A client refused the certificate (it does not trust the local CA): run `devserve trust` once, "
+                : "A client refused the certificate (it does not trust the local CA): run `\(invokedAs) trust` once, "
                     + "then restart the browser."
         }
         if detail.contains("unsupported protocol") {

@@ -1,10 +1,12 @@
+import DevServeCore
+
 /// NSS databases (Chromium's ~/.pki/nssdb, Firefox profiles), changed with certutil from libnss3-tools.
 extension TrustStores {
     /// Under sudo: certutil as root would leave root-owned files in the user's databases.
     private func leftToUser(_ user: String, _ action: String) -> TrustOutcome {
         TrustOutcome(
             store: "NSS databases", kind: .notApplicable,
-            detail: "left alone under sudo (they are \(user)'s): run devserve trust without sudo to \(action) "
+            detail: "left alone under sudo (they are \(user)'s): run \(invokedAs) trust without sudo to \(action) "
                 + "\(user)'s browsers.")
     }
 
@@ -12,7 +14,7 @@ extension TrustStores {
     static func certutilMissing(_ databases: [NSSDatabase]) -> String {
         let found = databases.isEmpty ? "" : " (found: \(databases.map(\.folder).joined(separator: ", ")))"
         return "certutil is not installed, so Chromium and Firefox were left alone\(found); install libnss3-tools "
-            + "(\(sudo)apt-get install libnss3-tools; nss-tools on Fedora), then run devserve trust again."
+            + "(\(sudo)apt-get install libnss3-tools; nss-tools on Fedora), then run \(invokedAs) trust again."
     }
 
     /// Adds the CA, trusted for TLS servers (`C,,`), to every NSS database, making ~/.pki/nssdb first

@@ -142,6 +142,10 @@ public final class Server: Sendable {
     }
 }
 
+/// devserve as the user started it (`devserve`, `.build/debug/devserve`, ...): sentences that
+/// tell them to run a devserve command name it this way, so it can be pasted as it is.
+public let invokedAs: String = CommandLine.arguments.first ?? "devserve"
+
 /// Why the server could not start; each reads as a sentence the user can act on.
 public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
     case portInUse(port: Int)
@@ -165,7 +169,7 @@ public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
             return "Port \(port) is already in use: stop the other server or choose another port with --port."
         case .permissionDenied(let port):
             return "Port \(port) needs privileges: run with --port 8080 (or any port from 1024), or allow it once "
-                + "with 'sudo setcap cap_net_bind_service=+ep \(CommandLine.arguments.first ?? "devserve")'."
+                + "with 'sudo setcap cap_net_bind_service=+ep \(invokedAs)'."
         case .addressUnavailable(let host):
             return "Cannot listen on \(host): that address is not on this machine; check --host."
         case .other(let host, let port, let message):

@@ -199,7 +199,9 @@ import Testing
         }
         let trusted = try project.curl(port, "/docs/a.txt")
         #expect(trusted.output == "alpha\n2 200")
-        let sentence = "A client refused the certificate (it does not trust the local CA): run `devserve trust` once"
+        // The command names the binary as it was started, so it can be pasted as it is.
+        let sentence =
+            "A client refused the certificate (it does not trust the local CA): run `\(DevServeProcess.binary) trust` once"
         #expect(server.errorOutput.components(separatedBy: sentence).count - 1 == 1, "\(server.errorOutput)")
         #expect(try server.stop() == 0)
     }
