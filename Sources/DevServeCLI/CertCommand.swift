@@ -43,7 +43,7 @@ public struct CertCommand: ParsableCommand {
         case .current: what = "current, left as it is"
         }
         let covered = (["localhost", "*.localhost", "127.0.0.1", "::1"] + names).joined(separator: ", ")
-        print("Local CA: \(authority.certificatePath)")
+        print("Local CA: \(authority.certificatePath)" + (authority.isNew ? " (new: \(TLSLaunch.untrustedCA))" : ""))
         print("Certificate: certs/localhost.pem (\(what)) for \(covered)")
         print("Key: certs/localhost-key.pem (mode 0600, git-ignored, never served)")
     }

@@ -29,6 +29,7 @@ struct TLSLaunch {
         } else {
             let folder = try CertificateAuthority.defaultFolder(environment: environment)
             let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
+            if authority.isNew { notes.append("Made the local CA \(authority.certificatePath): \(untrustedCA).") }
             certificatePath = LaunchPlan.absolute("certs/localhost.pem", cwd: cwd)
             keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
@@ -56,6 +57,11 @@ struct TLSLaunch {
                     + "renew it, or use --tls alone for a local certificate.")
         }
         return TLSLaunch(context: context, notes: notes, warnings: warnings)
+    }
+
+    /// Said when the local CA was just made: browsers warn until it is trusted.
+    static var untrustedCA: String {
+        "browsers do not trust it until you run `\(invokedAs) trust` once, then restart them"
     }
 
     /// What a failed handshake means for the user, when it means something they can fix.

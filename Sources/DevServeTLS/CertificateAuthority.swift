@@ -51,8 +51,8 @@ public enum CertificateAuthority {
             }
             guard matches else { throw .caKeyMismatch(certificate: certificatePath, key: keyPath) }
             return LocalCA(
-                folder: folder, certificatePath: certificatePath, keyPath: keyPath, certificatePEM: certificatePEM,
-                keyPEM: keyPEM)
+                folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: false,
+                certificatePEM: certificatePEM, keyPEM: keyPEM)
         }
 
         let issued = try OpenSSLCertificates.issue(
@@ -63,7 +63,7 @@ public enum CertificateAuthority {
         try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600, onError: notWritable)
         try CertificateFiles.write(issued.certificatePEM, to: certificatePath, mode: 0o644, onError: notWritable)
         return LocalCA(
-            folder: folder, certificatePath: certificatePath, keyPath: keyPath,
+            folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: true,
             certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM)
     }
 

@@ -22,6 +22,8 @@ public struct LocalCA: Sendable {
     public let certificatePath: String
     /// `ca-key.pem`, mode 0600.
     public let keyPath: String
+    /// Made by this call of `ensureLocalCA`: no browser or system store can trust it yet.
+    public let isNew: Bool
     let certificatePEM: [UInt8]
     let keyPEM: [UInt8]
 

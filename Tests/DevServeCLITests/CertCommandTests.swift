@@ -12,6 +12,8 @@ import Testing
         #expect(try first.waitForExit() == 0, "stderr: \(first.errorOutput)")
         #expect(first.output.contains("Certificate: certs/localhost.pem (created)"))
         let ca = data.path + "/devserve/ca.pem"
+        let untrusted = "(new: browsers do not trust it until you run `\(DevServeProcess.binary) trust` once"
+        #expect(first.output.contains("Local CA: \(ca) \(untrusted)"), "\(first.output)")
         let leaf = project.path + "/certs/localhost.pem"
         let key = project.path + "/certs/localhost-key.pem"
         #expect(FileManager.default.fileExists(atPath: ca))
@@ -28,6 +30,7 @@ import Testing
             environment: ["XDG_DATA_HOME": data.path])
         #expect(try again.waitForExit() == 0)
         #expect(again.output.contains("(current, left as it is)"))
+        #expect(!again.output.contains("(new:"), "the CA is not new the second time")
     }
 
     @Test func aNameTheCACannotSignIsRefusedWithASentence() throws {

@@ -48,6 +48,11 @@ import Testing
         let port = try server.waitForHTTPSPort()
         let banner = server.output
         #expect(banner.contains("Made certs/localhost.pem"))
+        // A CA made just now is trusted nowhere yet: the banner says so, with the command.
+        #expect(
+            banner.contains(
+                "Made the local CA \(project.ca): browsers do not trust it until you run `\(DevServeProcess.binary) trust` once"
+            ), "\(banner)")
         #expect(banner.contains("HTTPS: on"))
         let keyMode =
             try FileManager.default.attributesOfItem(atPath: project.folder.path + "/certs/localhost-key.pem")[
