@@ -50,6 +50,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var isReading = false
     private var flushedDuringRead = 0
     private var closePromise: EventLoopPromise<Void>?
+    /// Once closing is over for TLS: the socket's close is still to be asked for (once), with the
+    /// promise of the close that started it.
+    private var socketClose: (due: Bool, promise: EventLoopPromise<Void>?) = (false, nil)
     private var shutdownTimer: Scheduled<Void>?
 
     init(connection: OpenSSLConnection) {
@@ -180,7 +183,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .closing = state {
             finishClosing(context)
         } else {
-            // Answer with ours, then close once it is out.
+            // Answers flushed earlier in this read (the request came with the close_notify) go
+            // first; then ours, and close once it is out.
+            if flushedDuringRead > 0 { encryptPendingWrites(context, count: flushedDuringRead) }
+            guard case .active = state else { return }  // encrypting failed, and closed
             _ = connection.shutdown()
             state = .closing
             finishClosing(context)
@@ -357,19 +363,31 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Closes the socket once the last ciphertext (our close_notify) is written.
+    /// Closes the socket once the last ciphertext (our close_notify) is written, or after
+    /// `shutdownTimeout` when a peer that stopped reading never takes it.
     private func finishClosing(_ context: ChannelHandlerContext) {
         guard case .closing = state else { return }
         state = .closed
         shutdownTimer?.cancel()
-        shutdownTimer = nil
-        let promise = closePromise
+        socketClose = (due: true, promise: closePromise)
         closePromise = nil
         let written = context.eventLoop.makePromise(of: Void.self)
         writeCiphertext(context, promise: written, flush: true)
-        written.futureResult.assumeIsolated().whenComplete { _ in
-            context.close(promise: promise)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        shutdownTimer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
+            let (handler, context) = bound.value
+            handler.closeSocket(context)
         }
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in closeSocket(context) }
+    }
+
+    private func closeSocket(_ context: ChannelHandlerContext) {
+        guard socketClose.due else { return }
+        let promise = socketClose.promise
+        socketClose = (false, nil)
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        context.close(promise: promise)
     }
 
     /// A protocol error: send the alert OpenSSL prepared, report, close.

@@ -155,6 +155,31 @@ final class PrefaceWriter: ChannelInboundHandler {
     }
 }
 
+/// A socket whose send buffer is full (the peer stopped reading): while `stalled`, writes are
+/// held; closing fails them, as closing a socket does.
+final class StalledSocket: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+
+    var stalled = false
+    private var held: [EventLoopPromise<Void>?] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard stalled else { return context.write(data, promise: promise) }
+        held.append(promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if !stalled { context.flush() }
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        let promises = held
+        held.removeAll()
+        for each in promises { each?.fail(ChannelError.ioOnClosedChannel) }
+        context.close(mode: mode, promise: promise)
+    }
+}
+
 /// The result of a future, once it has one (read on the embedded loop's thread).
 final class Outcome {
     private(set) var result: Result<Void, any Error>?

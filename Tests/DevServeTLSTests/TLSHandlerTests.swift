@@ -407,6 +407,43 @@ import Testing
         #expect(pair.clientRecorder.errors.isEmpty, "\(pair.clientRecorder.errors)")
     }
 
+    /// TLS 1.3 lets a client close its side right after its request (Go's CloseWrite, socat at
+    /// end of input): request and close_notify in one read still get the answer, then ours.
+    @Test func aRequestFollowedByCloseNotifyInOneReadIsStillAnswered() throws {
+        let pair = try TLSPair()
+        defer { pair.finish() }
+        try pair.handshake()
+        let answerer = Answerer(answers: 1)
+        try pair.server.pipeline.syncOperations.addHandler(answerer, position: .before(pair.serverRecorder))
+        _ = pair.write("GET / HTTP/1.0\r\n\r\n", on: pair.client)
+        pair.flush(pair.client)
+        _ = pair.close(pair.client)
+        try pair.pump(coalesce: true)
+        #expect(pair.clientRecorder.text.hasPrefix("answer 0;"), "\(pair.clientRecorder.text)")
+        #expect(answerer.outcomes.count == 1 && answerer.outcomes.allSatisfy { $0.succeeded })
+        #expect(!pair.server.isActive)
+    }
+
+    /// A peer that stops reading never takes our last bytes; the close still ends, within the
+    /// wait for its close_notify plus the wait for our last write.
+    @Test func aCloseEndsInBoundedTimeWhenThePeerStopsReading() throws {
+        let pair = try TLSPair()
+        defer { pair.finish() }
+        try pair.handshake()
+        let socket = StalledSocket()
+        try pair.server.pipeline.syncOperations.addHandler(socket, position: .first)
+        socket.stalled = true
+        let written = pair.write("a response the client never reads", on: pair.server)
+        pair.flush(pair.server)
+        let closing = pair.close(pair.server)
+        pair.loop.advanceTime(by: TLSHandler.shutdownTimeout)
+        #expect(pair.server.isActive, "our last bytes may still go out")
+        pair.loop.advanceTime(by: TLSHandler.shutdownTimeout)
+        #expect(!pair.server.isActive)
+        #expect(closing.succeeded)
+        #expect(written.error != nil, "the bytes never left")
+    }
+
     @Test func closingDuringTheHandshakeFailsHeldWrites() throws {
         let pair = try TLSPair()
         defer { pair.finish() }
