@@ -34,6 +34,8 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var wroteInRead = false
     private var isOpen = true
     private var idleTimer: Scheduled<Void>?
+    /// This handler's place in the pipeline while it is in one (for `wroteFrame`).
+    private var context: ChannelHandlerContext?
     private var idleDeadline = NIODeadline.distantFuture
 
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
@@ -59,8 +61,27 @@ final class HTTP2Connection: ChannelInboundHandler {
         self.logRequests = responder.configuration.logRequests
     }
 
+    /// Adds NIO's HTTP/2 handler, with its default limits (100 concurrent streams, flow control,
+    /// reset, glitch and header-size limits), and an `HTTP2Connection` behind it that also hears of
+    /// every frame NIO writes.
+    static func install(
+        on pipeline: ChannelPipeline.SynchronousOperations, responder: FileResponder, logger: Logger
+    ) throws {
+        let connection = HTTP2Connection(responder: responder, logger: logger)
+        try pipeline.addHandler(
+            NIOHTTP2Handler(
+                mode: .server, frameDelegate: connection, connectionConfiguration: .init(),
+                streamConfiguration: .init()))
+        try pipeline.addHandler(connection)
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         armIdleTimer(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -321,6 +342,20 @@ final class HTTP2Connection: ChannelInboundHandler {
             context.writeAndFlush(handler.wrapOutboundOut(goAway)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
+        }
+    }
+}
+
+extension HTTP2Connection: NIOHTTP2FrameDelegate {
+    /// NIO's handler answers a connection error (a bad preface, a broken frame, a flood) with a
+    /// GOAWAY carrying the error and then leaves the connection open; RFC 9113 §5.4.1 ends it. It
+    /// closes on the next turn of the loop, once the GOAWAY has been flushed (through TLS, whose
+    /// close_notify follows it).
+    func wroteFrame(_ frame: HTTP2Frame) {
+        guard case .goAway(_, let code, _) = frame.payload, code != .noError, isOpen, let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard isOpen else { return }
+            context.close(promise: nil)
         }
     }
 }

@@ -101,11 +101,7 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 if case .negotiated("h2") = result {
-                    // NIO's HTTP/2 limits stay at their defaults (100 concurrent streams, flow
-                    // control, reset, glitch and header-size limits); devserve answers the frames.
-                    try pipeline.addHandler(
-                        NIOHTTP2Handler(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()))
-                    try pipeline.addHandler(HTTP2Connection(responder: responder, logger: logger))
+                    try HTTP2Connection.install(on: pipeline, responder: responder, logger: logger)
                 } else {
                     try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
                 }
