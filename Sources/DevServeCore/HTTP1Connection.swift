@@ -159,7 +159,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         isWritable = context.channel.isWritable
         if isWritable {
-            processPending(context)  // which resumes held reads
+            processPending(context)  // which resumes held reads while open
+            // Draining reads (and discards) what the client still sends, so a read held while the
+            // answer was going out must resume too.
+            if case .draining = state { resumeReading(context) }
         }
         context.fireChannelWritabilityChanged()
     }
