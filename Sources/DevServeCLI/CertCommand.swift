@@ -12,15 +12,17 @@ public struct CertCommand: ParsableCommand {
         abstract: "Create or renew the local CA and certs/localhost.pem + certs/localhost-key.pem.",
         discussion: """
             The CA lives in $XDG_DATA_HOME/devserve/ (else ~/.local/share/devserve/), outside every \
-            project; the leaf covers localhost, *.localhost, 127.0.0.1 and ::1, plus each --name. Names \
-            must be localhost names and addresses loopback or private: the CA may sign nothing else.
+            project; the leaf covers localhost, *.localhost, 127.0.0.1 and ::1, plus each --name, and \
+            keeps the names it already has. OpenSSL and curl do not match *.localhost, so give a name \
+            such as app.localhost with --name. Names must be localhost names and addresses loopback or \
+            private: the CA may sign nothing else.
             """
     )
 
     @Option(
         name: .customLong("name"),
         help: ArgumentHelp(
-            "An extra name (*.localhost) or IP address for the certificate (repeatable).", valueName: "n"))
+            "An extra name (app.localhost) or IP address for the certificate (repeatable).", valueName: "n"))
     public var names: [String] = []
 
     public init() {}
@@ -42,7 +44,7 @@ public struct CertCommand: ParsableCommand {
         case .renewed: what = "renewed"
         case .current: what = "current, left as it is"
         }
-        let covered = (["localhost", "*.localhost", "127.0.0.1", "::1"] + names).joined(separator: ", ")
+        let covered = authority.namesInLeaf(at: "certs/localhost.pem").joined(separator: ", ")
         print("Local CA: \(authority.certificatePath)" + (authority.isNew ? " (new: \(TLSLaunch.untrustedCA))" : ""))
         print("Certificate: certs/localhost.pem (\(what)) for \(covered)")
         print("Key: certs/localhost-key.pem (mode 0600, git-ignored, never served)")

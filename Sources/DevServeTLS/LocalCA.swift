@@ -39,14 +39,21 @@ public struct LocalCA: Sendable {
             validityDays: CertificateAuthority.leafValidityDays)
     }
 
-    /// `validityDays` is a test hook for making leaves that are about to expire.
+    /// `validityDays` and `startSeconds` are test hooks, for leaves about to expire or not yet valid.
     func ensureLeaf(
-        certPath: String, keyPath: String, names: [String], ipAddresses: [String], validityDays: Int
+        certPath: String, keyPath: String, names: [String], ipAddresses: [String], validityDays: Int,
+        startSeconds: Int = -300
     ) throws(TLSError) -> LeafStatus {
-        let wanted = try Self.subjectAltNames(names: names, ipAddresses: ipAddresses)
+        var wanted = try Self.subjectAltNames(names: names, ipAddresses: ipAddresses)
         let existing = CertificateFiles.read(certPath)
-        if let existing, isCurrent(certificatePEM: existing, keyPath: keyPath, wanted: wanted) {
-            return .current
+        if let existing,
+            let facts = try? OpenSSLCertificates.inspectLeaf(
+                certificatePEM: existing, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)
+        {
+            if Self.isCurrent(facts, wanted: wanted) { return .current }
+            // Names this CA put in the leaf before stay in the new one: `devserve cert --name` and
+            // `--lan` add names, and a plain `--tls` later must not take them away.
+            if facts.signedByIssuer { wanted = Self.adding(facts.subjectAltNames, to: wanted) }
         }
 
         let altNames = wanted.dnsNames.map { "DNS:\($0)" } + wanted.addresses.map { "IP:\($0.text)" }
@@ -60,7 +67,7 @@ public struct LocalCA: Sendable {
                 .init(kind: .subjectKeyIdentifier, value: "hash"),
                 .init(kind: .authorityKeyIdentifier, value: "keyid:always"),
             ],
-            issuer: .init(certificatePEM: certificatePEM, keyPEM: keyPEM))
+            issuer: .init(certificatePEM: certificatePEM, keyPEM: keyPEM), startSeconds: startSeconds)
 
         for path in [certPath, keyPath] {
             let folder = CertificateFiles.parentFolder(of: path)
@@ -79,14 +86,41 @@ public struct LocalCA: Sendable {
         return existing == nil ? .created : .renewed
     }
 
-    private func isCurrent(certificatePEM leaf: [UInt8], keyPath: String, wanted: WantedNames) -> Bool {
-        guard
+    /// The names and addresses in the leaf at `certPath` (empty when it cannot be read): localhost
+    /// first, then the other names, then the addresses.
+    public func namesInLeaf(at certPath: String) -> [String] {
+        guard let pem = CertificateFiles.read(certPath),
             let facts = try? OpenSSLCertificates.inspectLeaf(
-                certificatePEM: leaf, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)
-        else { return false }
-        return facts.signedByIssuer && facts.keyMatches
+                certificatePEM: pem, keyPEM: nil, issuerPEM: certificatePEM)
+        else { return [] }
+        let names = facts.subjectAltNames.filter { $0.hasPrefix("DNS:") }.map { String($0.dropFirst(4)) }
+        let addresses = facts.subjectAltNames.filter { $0.hasPrefix("IP:") }.map { String($0.dropFirst(3)) }
+        let first = ["localhost", "*.localhost"].filter(names.contains)
+        return first + names.filter { !first.contains($0) }.sorted() + addresses.sorted()
+    }
+
+    /// From this CA, with its key, started, not about to expire, and covering every wanted name
+    /// (more names are fine).
+    private static func isCurrent(_ facts: OpenSSLCertificates.LeafFacts, wanted: WantedNames) -> Bool {
+        facts.signedByIssuer && facts.keyMatches && facts.hasStarted
             && facts.secondsUntilExpiry > CertificateAuthority.renewalWindowSeconds
-            && facts.subjectAltNames == wanted.entries
+            && facts.subjectAltNames.isSuperset(of: wanted.entries)
+    }
+
+    /// `wanted` plus the permitted `DNS:` and `IP:` entries of `entries` it lacks.
+    private static func adding(_ entries: Set<String>, to wanted: WantedNames) -> WantedNames {
+        var result = wanted
+        for entry in entries.sorted() {
+            if entry.hasPrefix("DNS:") {
+                let name = String(entry.dropFirst(4))
+                if isPermittedName(name) && !result.dnsNames.contains(name) { result.dnsNames.append(name) }
+            } else if entry.hasPrefix("IP:"), let address = IPAddress(String(entry.dropFirst(3))),
+                address.isPermitted, !result.addresses.contains(address)
+            {
+                result.addresses.append(address)
+            }
+        }
+        return result
     }
 
     struct WantedNames {

@@ -39,6 +39,8 @@ enum OpenSSLCertificates {
         var signedByIssuer: Bool
         var keyMatches: Bool
         var secondsUntilExpiry: Int
+        /// Its start date has passed (not so after the clock went back, as on a VM or WSL).
+        var hasStarted: Bool
         /// `DNS:name` and `IP:address` entries, names lower-cased, addresses in inet_ntop form.
         var subjectAltNames: Set<String>
     }
@@ -57,11 +59,13 @@ enum OpenSSLCertificates {
     }
 
     /// Makes a key pair and a certificate for it. `issuer` nil means self-signed.
+    /// `startSeconds` moves the start date (a test hook; the default backdates five minutes).
     static func issue(
         commonName: String,
         validityDays: Int,
         extensions: [Extension],
-        issuer: Issued?
+        issuer: Issued?,
+        startSeconds: Int = -300
     ) throws(TLSError) -> Issued {
         ERR_clear_error()
         guard let key = copenssl_generate_p256_key() else {
@@ -97,7 +101,7 @@ enum OpenSSLCertificates {
         guard X509_set_issuer_name(certificate, issuerName) == 1 else { throw failure("setting the issuer name") }
 
         // Backdated five minutes so a clock a little behind the browser's still accepts it.
-        guard X509_gmtime_adj(X509_getm_notBefore(certificate), -300) != nil,
+        guard X509_gmtime_adj(X509_getm_notBefore(certificate), startSeconds) != nil,
             X509_time_adj_ex(X509_getm_notAfter(certificate), Int32(validityDays), 0, nil) != nil
         else { throw failure("setting the validity period") }
         guard X509_set_pubkey(certificate, key) == 1 else { throw failure("setting the public key") }
@@ -163,9 +167,13 @@ enum OpenSSLCertificates {
         if ASN1_TIME_diff(&days, &seconds, nil, X509_get0_notAfter(leaf)) == 1 {
             remaining = Int(days) * 86_400 + Int(seconds)
         }
+        var started = false
+        if ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(leaf), nil) == 1 {
+            started = days >= 0 && seconds >= 0
+        }
         ERR_clear_error()
         return LeafFacts(
-            signedByIssuer: signed, keyMatches: keyMatches, secondsUntilExpiry: remaining,
+            signedByIssuer: signed, keyMatches: keyMatches, secondsUntilExpiry: remaining, hasStarted: started,
             subjectAltNames: subjectAltNames(leaf))
     }
 

@@ -83,9 +83,11 @@ struct PEMBlocks {
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if current == nil, line.hasPrefix("-----BEGIN "), line.hasSuffix("-----") {
                 current = (String(line.dropFirst(11).dropLast(5)), [line])
-            } else if var block = current {
-                block.lines.append(line)
-                current = block
+            } else if current != nil {
+                // Appended in place: copying the block out and back per line made a long block
+                // (or one that never ends) quadratic.
+                current?.lines.append(line)
+                guard let block = current else { continue }
                 if line == "-----END \(block.label)-----" {
                     let joined = block.lines.joined(separator: "\n") + "\n"
                     blocks.append(

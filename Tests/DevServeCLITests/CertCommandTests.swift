@@ -31,6 +31,15 @@ import Testing
         #expect(try again.waitForExit() == 0)
         #expect(again.output.contains("(current, left as it is)"))
         #expect(!again.output.contains("(new:"), "the CA is not new the second time")
+
+        // Without --name (as --tls asks), the names given before stay.
+        let plain = try DevServeProcess(
+            ["cert"], workingDirectory: project.path, environment: ["XDG_DATA_HOME": data.path])
+        #expect(try plain.waitForExit() == 0)
+        #expect(
+            plain.output.contains(
+                "(current, left as it is) for localhost, *.localhost, app.localhost, 127.0.0.1, 192.168.1.20, ::1"),
+            "\(plain.output)")
     }
 
     @Test func aNameTheCACannotSignIsRefusedWithASentence() throws {

@@ -58,7 +58,9 @@ import Testing
         }
     }
 
-    @Test func changedNamesRenew() throws {
+    /// A name the leaf lacks renews it; the names it had stay, so `devserve cert --name` and `--lan`
+    /// addresses survive a plain `--tls` (which asks only for the defaults).
+    @Test func addedNamesRenewAndEarlierNamesStay() throws {
         try withTemporaryFolder { root in
             let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
             let cert = root + "/localhost.pem"
@@ -69,8 +71,30 @@ import Testing
             #expect(try certificateText(cert).contains("DNS:a.localhost"))
             #expect(
                 try ca.ensureLeaf(certPath: cert, keyPath: key, names: ["a.localhost"], ipAddresses: []) == .current)
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .current)
             #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: ["10.1.2.3"]) == .renewed)
-            #expect(!(try certificateText(cert).contains("DNS:a.localhost")))
+            let text = try certificateText(cert)
+            #expect(text.contains("DNS:a.localhost") && text.contains("IP Address:10.1.2.3"), "\(text)")
+            #expect(
+                try openssl(["verify", "-CAfile", ca.certificatePath, "-verify_hostname", "a.localhost", cert]).status
+                    == 0)
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .current)
+        }
+    }
+
+    /// A leaf whose start date is still ahead (the clock went back since it was made) is renewed:
+    /// browsers refuse it until then.
+    @Test func aLeafNotValidYetRenews() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            let cert = root + "/localhost.pem"
+            let key = root + "/localhost-key.pem"
+            let early = try ca.ensureLeaf(
+                certPath: cert, keyPath: key, names: [], ipAddresses: [], validityDays: 397, startSeconds: 3 * 86_400)
+            #expect(early == .created)
+            #expect(try openssl(["verify", "-CAfile", ca.certificatePath, cert]).status != 0, "not yet valid")
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .renewed)
+            #expect(try openssl(["verify", "-CAfile", ca.certificatePath, cert]).status == 0)
         }
     }
 
