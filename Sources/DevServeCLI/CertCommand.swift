@@ -34,6 +34,7 @@ public struct CertCommand: ParsableCommand {
         let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
         let addresses = names.filter { $0.contains(":") || $0.allSatisfy { $0.isNumber || $0 == "." } }
         let hostNames = names.filter { !addresses.contains($0) }
+        try invoker?.checkLeafFolder(certificatePath: "certs/localhost.pem")
         let status = try authority.ensureLeaf(
             certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
             ipAddresses: addresses)
@@ -47,6 +48,9 @@ public struct CertCommand: ParsableCommand {
         let covered = authority.namesInLeaf(at: "certs/localhost.pem").joined(separator: ", ")
         print("Local CA: \(authority.certificatePath)" + (authority.isNew ? " (new: \(TLSLaunch.untrustedCA))" : ""))
         print("Certificate: certs/localhost.pem (\(what)) for \(covered)")
-        print("Key: certs/localhost-key.pem (mode 0600, git-ignored, never served)")
+        let ignored = access("certs/.gitignore", F_OK) == 0
+        print(
+            "Key: certs/localhost-key.pem (mode 0600, never served"
+                + (ignored ? "; certs/.gitignore keeps certs/ out of git)" : "; keep certs/ out of version control)"))
     }
 }

@@ -64,13 +64,27 @@ struct SudoInvoker: Sendable, Equatable {
         return try CertificateAuthority.ensureLocalCA(in: folder)
     }
 
+    /// Root writes the leaf in the project's `certs/`: not through a symbolic link, which a cloned
+    /// project could point anywhere (`certs -> /etc`).
+    func checkLeafFolder(certificatePath: String) throws(TLSError) {
+        let folder = certificatePath.lastIndex(of: "/").map { String(certificatePath[..<$0]) } ?? "."
+        var info = stat()
+        if lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            throw .leafFolderIsALinkUnderSudo(path: folder)
+        }
+    }
+
     /// Gives a leaf root just made or renewed (and its certs/ folder) to the invoker, so their own
-    /// runs can read and renew it. Failures are left to the next run's clear error.
+    /// runs can read and renew it; links are not followed. Failures are left to the next run's
+    /// clear error.
     func takeLeaf(_ status: LeafStatus, certificatePath: String, keyPath: String) {
         guard status != .current else { return }
         var paths = [certificatePath, keyPath]
-        if let slash = certificatePath.lastIndex(of: "/") { paths.append(String(certificatePath[..<slash])) }
-        for path in paths { _ = chown(path, uid, gid) }
+        if let slash = certificatePath.lastIndex(of: "/") {
+            let folder = String(certificatePath[..<slash])
+            paths += [folder, folder + "/.gitignore"]
+        }
+        for path in paths { _ = lchown(path, uid, gid) }
     }
 }
 

@@ -40,6 +40,7 @@ struct TLSLaunch {
                     "The address \(address) is not a private one, so the local CA may not sign it: browsers on "
                         + "other machines will warn there. Use a private (10.x, 172.16-31.x, 192.168.x) address.")
             }
+            try invoker?.checkLeafFolder(certificatePath: certificatePath)
             let status = try authority.ensureLeaf(
                 certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
             switch status {

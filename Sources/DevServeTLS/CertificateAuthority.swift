@@ -43,13 +43,18 @@ public enum CertificateAuthority {
             guard let keyPEM = CertificateFiles.read(keyPath) else {
                 throw .caUnreadable(path: keyPath, reason: "it is missing or cannot be opened")
             }
+            guard OpenSSLCertificates.parsesAsCertificate(certificatePEM) else {
+                throw .caUnreadable(path: certificatePath, reason: "it holds no readable PEM certificate")
+            }
+            // The certificate reads, so what fails from here is the key.
             let matches: Bool
             do {
                 matches = try OpenSSLCertificates.keyMatches(certificatePEM: certificatePEM, keyPEM: keyPEM)
             } catch {
-                throw .caUnreadable(path: certificatePath, reason: error.description)
+                throw .caUnreadable(path: keyPath, reason: error.clause)
             }
             guard matches else { throw .caKeyMismatch(certificate: certificatePath, key: keyPath) }
+            _ = chmod(keyPath, 0o600)  // closed again if something opened it up
             return LocalCA(
                 folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: false,
                 certificatePEM: certificatePEM, keyPEM: keyPEM)

@@ -76,7 +76,9 @@ public enum CertificateFiles {
     /// over `path`. Returns nil on success, else strerror's reason.
     public static func write(_ bytes: [UInt8], to path: String, mode: Int) -> String? {
         let temporary = "\(path).tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        // A new file, never one already there: not a leftover, and not a planted symbolic link.
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard descriptor >= 0 else { return String(cString: strerror(errno)) }
         var failure: String?
         if fchmod(descriptor, mode_t(mode)) != 0 { failure = String(cString: strerror(errno)) }

@@ -50,7 +50,11 @@ public struct LocalCA: Sendable {
             let facts = try? OpenSSLCertificates.inspectLeaf(
                 certificatePEM: existing, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)
         {
-            if Self.isCurrent(facts, wanted: wanted) { return .current }
+            if Self.isCurrent(facts, wanted: wanted) {
+                // A key left readable by others (copied, or unpacked from an archive) is closed again.
+                _ = chmod(keyPath, 0o600)
+                return .current
+            }
             // Names this CA put in the leaf before stay in the new one: `devserve cert --name` and
             // `--lan` add names, and a plain `--tls` later must not take them away.
             if facts.signedByIssuer { wanted = Self.adding(facts.subjectAltNames, to: wanted) }
@@ -71,10 +75,18 @@ public struct LocalCA: Sendable {
 
         for path in [certPath, keyPath] {
             let folder = CertificateFiles.parentFolder(of: path)
-            if !folder.isEmpty {
-                try CertificateFiles.makeFolder(folder, mode: nil) { reason in
-                    .fileNotWritable(path: path, reason: reason)
-                }
+            guard !folder.isEmpty else { continue }
+            let isNew = access(folder, F_OK) != 0
+            try CertificateFiles.makeFolder(folder, mode: nil) { reason in
+                .fileNotWritable(path: path, reason: reason)
+            }
+            // A folder made for the key keeps itself out of version control. (One the user made is
+            // theirs: it may hold files they do commit.)
+            if isNew {
+                _ = CertificateFiles.write(
+                    Array(
+                        "# Made by devserve: the local certificate and its private key. Never commit them.\n*\n".utf8),
+                    to: CertificateFiles.join(folder, ".gitignore"), mode: 0o644)
             }
         }
         try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600) {

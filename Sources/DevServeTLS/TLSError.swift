@@ -17,6 +17,7 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case noHomeFolder
     /// Under sudo, the invoking user has no local CA, and root will not make one in their home.
     case noLocalCAUnderSudo(user: String, path: String)
+    case leafFolderIsALinkUnderSudo(path: String)
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
     /// `--cert` names a file that is missing or cannot be read.
@@ -64,6 +65,10 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noLocalCAUnderSudo(let user, let path):
             return "\(user) has no local CA yet ('\(path)'), and devserve will not make one as root in their home: "
                 + "run `devserve cert` once without sudo, then this command again."
+        case .leafFolderIsALinkUnderSudo(let path):
+            return
+                "'\(path)' is a symbolic link, and devserve will not write the certificate and key through it as root: "
+                + "make it a plain folder, or run this command without sudo."
         case .certificateUnreadable(let path, let reason):
             return "The certificate '\(path)' could not be read: \(reason). Pass a readable PEM file to --cert, "
                 + "or use --tls alone for a local certificate."
@@ -96,5 +101,13 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
             let detail = errors.isEmpty ? "no detail from OpenSSL" : errors.joined(separator: "; ")
             return "OpenSSL failed while \(operation): \(detail)."
         }
+    }
+}
+
+extension TLSError {
+    /// The description without its closing period, to go inside another sentence.
+    var clause: String {
+        let text = description
+        return text.hasSuffix(".") ? String(text.dropLast()) : text
     }
 }

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `devserve cert` as a user runs it: the CA outside the project, the leaf in ./certs.
 @Suite(.serialized) struct CertCommandTests {
     @Test func certMakesTheCAAndALeafThatVerifies() throws {
@@ -51,5 +55,60 @@ import Testing
         #expect(try refused.waitForExit() != 0)
         #expect(refused.errorOutput.contains("example.com"), "stderr: \(refused.errorOutput)")
         #expect(!FileManager.default.fileExists(atPath: project.path + "/certs/localhost.pem"))
+    }
+
+    /// The certs/ folder devserve makes ignores itself for git; one the user made is left alone.
+    /// A key opened up by hand is closed again.
+    @Test func theKeyStaysOutOfGitAndPrivate() throws {
+        let project = try TempFolder()
+        let data = try TempFolder()
+        let environment = ["XDG_DATA_HOME": data.path]
+        let made = try DevServeProcess(["cert"], workingDirectory: project.path, environment: environment)
+        #expect(try made.waitForExit() == 0)
+        #expect(made.output.contains("certs/.gitignore keeps certs/ out of git"), "\(made.output)")
+        #expect(try String(contentsOfFile: project.path + "/certs/.gitignore", encoding: .utf8).hasSuffix("\n*\n"))
+        let status = try Tool.run("/usr/bin/git", ["-C", project.path, "init", "-q"])
+        #expect(status.status == 0)
+        let untracked = try Tool.run("/usr/bin/git", ["-C", project.path, "status", "--porcelain"])
+        #expect(!untracked.output.contains("localhost"), "\(untracked.output)")
+
+        let key = project.path + "/certs/localhost-key.pem"
+        #expect(chmod(key, 0o644) == 0)
+        let again = try DevServeProcess(["cert"], workingDirectory: project.path, environment: environment)
+        #expect(try again.waitForExit() == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int == 0o600)
+
+        let own = try TempFolder()
+        try own.write("certs/mine.pem", "the user's own")
+        let beside = try DevServeProcess(["cert"], workingDirectory: own.path, environment: environment)
+        #expect(try beside.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: own.path + "/certs/.gitignore"))
+        #expect(beside.output.contains("keep certs/ out of version control"), "\(beside.output)")
+    }
+
+    /// `sudo devserve cert` in a project whose certs/ is a symbolic link (a cloned repository may
+    /// point it anywhere): root neither writes through it nor gives its target away.
+    @Test func underSudoASymlinkedCertsFolderIsRefused() throws {
+        let project = try TempFolder()
+        let data = try TempFolder()
+        let target = try TempFolder()
+        let made = try DevServeProcess(
+            ["cert"], workingDirectory: project.path, environment: ["XDG_DATA_HOME": data.path])
+        #expect(try made.waitForExit() == 0)
+        try FileManager.default.removeItem(atPath: project.path + "/certs")
+        try FileManager.default.createSymbolicLink(atPath: project.path + "/certs", withDestinationPath: target.path)
+        let sudo = ["SUDO_UID": "65534", "SUDO_GID": "65534", "SUDO_USER": "nobody", "XDG_DATA_HOME": data.path]
+        let run = try DevServeProcess(["cert"], workingDirectory: project.path, environment: sudo)
+        let status = try run.waitForExit()
+        let owner = try FileManager.default.attributesOfItem(atPath: target.path)[.ownerAccountID] as? NSNumber
+        if geteuid() == 0 {
+            #expect(status != 0)
+            #expect(run.errorOutput.contains("'certs' is a symbolic link"), "\(run.errorOutput)")
+            #expect(!FileManager.default.fileExists(atPath: target.path + "/localhost-key.pem"))
+            #expect(owner?.intValue == 0, "the link's target was given away")
+        } else {
+            #expect(status == 0, "without root, SUDO_* mean nothing: \(run.errorOutput)")
+            #expect(owner?.uint32Value == geteuid())
+        }
     }
 }

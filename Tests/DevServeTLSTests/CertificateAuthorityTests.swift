@@ -95,4 +95,17 @@ import Testing
             #expect(sentence.contains("Delete the CA folder"))
         }
     }
+
+    /// A broken key is named, not the certificate beside it, in one well-formed sentence.
+    @Test(arguments: ["", "garbage\n"])
+    func aBrokenCAKeyNamesTheKey(contents: String) throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            try Data(contents.utf8).write(to: URL(fileURLWithPath: ca.keyPath))
+            let error = #expect(throws: TLSError.self) { try CertificateAuthority.ensureLocalCA(in: root + "/ca") }
+            let sentence = error?.description ?? ""
+            #expect(sentence.hasPrefix("The local CA file '\(ca.keyPath)' could not be read"), "\(sentence)")
+            #expect(!sentence.contains(".."), "\(sentence)")
+        }
+    }
 }
