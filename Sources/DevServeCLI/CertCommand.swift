@@ -35,9 +35,11 @@ public struct CertCommand: ParsableCommand {
         let addresses = names.filter { $0.contains(":") || $0.allSatisfy { $0.isNumber || $0 == "." } }
         let hostNames = names.filter { !addresses.contains($0) }
         try invoker?.checkLeafFolder(certificatePath: "certs/localhost.pem")
-        let status = try authority.ensureLeaf(
-            certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
-            ipAddresses: addresses)
+        let status = try authority.withLock { () throws(TLSError) in
+            try authority.ensureLeaf(
+                certPath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem", names: hostNames,
+                ipAddresses: addresses)
+        }
         invoker?.takeLeaf(status, certificatePath: "certs/localhost.pem", keyPath: "certs/localhost-key.pem")
         let what: String
         switch status {

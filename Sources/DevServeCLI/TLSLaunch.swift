@@ -22,16 +22,17 @@ struct TLSLaunch {
         var notes: [String] = []
         var warnings: [String] = []
         let certificatePath: String
-        let keyPath: String
+        let context: TLSServerContext
         if let certificate, let key {
             certificatePath = LaunchPlan.absolute(certificate, cwd: cwd)
-            keyPath = LaunchPlan.absolute(key, cwd: cwd)
+            context = try TLSServerContext(
+                certificatePath: certificatePath, keyPath: LaunchPlan.absolute(key, cwd: cwd))
         } else {
             let folder = try CertificateAuthority.defaultFolder(environment: environment)
             let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
             if authority.isNew { notes.append("Made the local CA \(authority.certificatePath): \(untrustedCA).") }
             certificatePath = LaunchPlan.absolute("certs/localhost.pem", cwd: cwd)
-            keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
+            let keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
             let lanAddresses = lan ? StartupBanner.lanAddresses() : []
             let addresses = lanAddresses.filter(LocalCA.isPermittedAddress)
@@ -41,8 +42,14 @@ struct TLSLaunch {
                         + "other machines will warn there. Use a private (10.x, 172.16-31.x, 192.168.x) address.")
             }
             try invoker?.checkLeafFolder(certificatePath: certificatePath)
-            let status = try authority.ensureLeaf(
-                certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
+            // Made (or found) and loaded under the CA's lock: a second devserve starting at the same
+            // moment waits, instead of rewriting the pair while this one reads it.
+            let (status, loaded) = try authority.withLock { () throws(TLSError) in
+                let status = try authority.ensureLeaf(
+                    certPath: certificatePath, keyPath: keyPath, names: [], ipAddresses: addresses)
+                return (status, try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath))
+            }
+            context = loaded
             switch status {
             case .created:
                 notes.append("Made certs/localhost.pem, signed by the local CA \(authority.certificatePath).")
@@ -51,7 +58,6 @@ struct TLSLaunch {
             }
             invoker?.takeLeaf(status, certificatePath: certificatePath, keyPath: keyPath)
         }
-        let context = try TLSServerContext(certificatePath: certificatePath, keyPath: keyPath)
         if context.secondsUntilExpiry <= 0 {
             warnings.append(
                 "The certificate '\(certificatePath)' has expired; browsers will warn. Serving it anyway: "

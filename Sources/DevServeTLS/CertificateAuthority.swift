@@ -33,43 +33,47 @@ public enum CertificateAuthority {
         try CertificateFiles.makeFolder(folder, mode: 0o700) { reason in
             .caFolderNotWritable(folder: folder, reason: reason)
         }
-        let certificatePath = CertificateFiles.join(folder, "ca.pem")
-        let keyPath = CertificateFiles.join(folder, "ca-key.pem")
+        // Under the folder's lock: two first runs at once (two projects started together) make one
+        // CA, not two that overwrite each other's halves.
+        return try CertificateFiles.withLock(in: folder) { () throws(TLSError) -> LocalCA in
+            let certificatePath = CertificateFiles.join(folder, "ca.pem")
+            let keyPath = CertificateFiles.join(folder, "ca-key.pem")
 
-        if access(certificatePath, F_OK) == 0 {
-            guard let certificatePEM = CertificateFiles.read(certificatePath) else {
-                throw .caUnreadable(path: certificatePath, reason: "it cannot be opened")
+            if access(certificatePath, F_OK) == 0 {
+                guard let certificatePEM = CertificateFiles.read(certificatePath) else {
+                    throw .caUnreadable(path: certificatePath, reason: "it cannot be opened")
+                }
+                guard let keyPEM = CertificateFiles.read(keyPath) else {
+                    throw .caUnreadable(path: keyPath, reason: "it is missing or cannot be opened")
+                }
+                guard OpenSSLCertificates.parsesAsCertificate(certificatePEM) else {
+                    throw .caUnreadable(path: certificatePath, reason: "it holds no readable PEM certificate")
+                }
+                // The certificate reads, so what fails from here is the key.
+                let matches: Bool
+                do throws(TLSError) {
+                    matches = try OpenSSLCertificates.keyMatches(certificatePEM: certificatePEM, keyPEM: keyPEM)
+                } catch {
+                    throw .caUnreadable(path: keyPath, reason: error.clause)
+                }
+                guard matches else { throw .caKeyMismatch(certificate: certificatePath, key: keyPath) }
+                _ = chmod(keyPath, 0o600)  // closed again if something opened it up
+                return LocalCA(
+                    folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: false,
+                    certificatePEM: certificatePEM, keyPEM: keyPEM)
             }
-            guard let keyPEM = CertificateFiles.read(keyPath) else {
-                throw .caUnreadable(path: keyPath, reason: "it is missing or cannot be opened")
-            }
-            guard OpenSSLCertificates.parsesAsCertificate(certificatePEM) else {
-                throw .caUnreadable(path: certificatePath, reason: "it holds no readable PEM certificate")
-            }
-            // The certificate reads, so what fails from here is the key.
-            let matches: Bool
-            do {
-                matches = try OpenSSLCertificates.keyMatches(certificatePEM: certificatePEM, keyPEM: keyPEM)
-            } catch {
-                throw .caUnreadable(path: keyPath, reason: error.clause)
-            }
-            guard matches else { throw .caKeyMismatch(certificate: certificatePath, key: keyPath) }
-            _ = chmod(keyPath, 0o600)  // closed again if something opened it up
+
+            let issued = try OpenSSLCertificates.issue(
+                commonName: "devserve local CA (\(userAtHost()))", validityDays: caValidityDays,
+                extensions: caExtensions(), issuer: nil)
+            // The key first: a crash between the two leaves no certificate, so the next run starts over.
+            let notWritable = { (reason: String) -> TLSError in .caFolderNotWritable(folder: folder, reason: reason) }
+            try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600, onError: notWritable)
+            try CertificateFiles.write(issued.certificatePEM, to: certificatePath, mode: 0o644, onError: notWritable)
             return LocalCA(
-                folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: false,
-                certificatePEM: certificatePEM, keyPEM: keyPEM)
+                folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: true,
+                certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM)
         }
-
-        let issued = try OpenSSLCertificates.issue(
-            commonName: "devserve local CA (\(userAtHost()))", validityDays: caValidityDays,
-            extensions: caExtensions(), issuer: nil)
-        // The key first: a crash between the two leaves no certificate, so the next run starts over.
-        let notWritable = { (reason: String) -> TLSError in .caFolderNotWritable(folder: folder, reason: reason) }
-        try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600, onError: notWritable)
-        try CertificateFiles.write(issued.certificatePEM, to: certificatePath, mode: 0o644, onError: notWritable)
-        return LocalCA(
-            folder: folder, certificatePath: certificatePath, keyPath: keyPath, isNew: true,
-            certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM)
     }
 
     static func caExtensions() -> [OpenSSLCertificates.Extension] {

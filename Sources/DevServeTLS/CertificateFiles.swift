@@ -44,6 +44,19 @@ public enum CertificateFiles {
     }
 
     /// The folder part of `path` (`""` for a bare name, `/` for a file at the root).
+    /// Runs `body` holding an exclusive lock on `folder/.lock`, so two devserve processes never
+    /// make or rewrite the same files at once (the second waits, then finds them made). Where the
+    /// lock file cannot be opened (a read-only folder), `body` runs without it.
+    static func withLock<T>(in folder: String, _ body: () throws(TLSError) -> T) throws(TLSError) -> T {
+        // Read-only and 0644: a lock file root made under sudo still opens for the user.
+        let descriptor = open(join(folder, ".lock"), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        defer { if descriptor >= 0 { close(descriptor) } }  // closing releases the lock
+        if descriptor >= 0 {
+            while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        return try body()
+    }
+
     static func parentFolder(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "" }
         return slash == path.startIndex ? "/" : String(path[..<slash])

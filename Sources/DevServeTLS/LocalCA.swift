@@ -98,6 +98,12 @@ public struct LocalCA: Sendable {
         return existing == nil ? .created : .renewed
     }
 
+    /// Runs `body` under the CA folder's lock (`CertificateFiles.withLock`): making a leaf and
+    /// reading it back, while another devserve may be doing the same.
+    public func withLock<T>(_ body: () throws(TLSError) -> T) throws(TLSError) -> T {
+        try CertificateFiles.withLock(in: folder, body)
+    }
+
     /// The names and addresses in the leaf at `certPath` (empty when it cannot be read): localhost
     /// first, then the other names, then the addresses.
     public func namesInLeaf(at certPath: String) -> [String] {

@@ -111,4 +111,34 @@ import Testing
             #expect(owner?.uint32Value == geteuid())
         }
     }
+
+    /// Several first runs at once (a monorepo starting its servers together), some in one project:
+    /// one CA, its key matching, and every leaf a pair signed by it.
+    @Test func runsAtTheSameMomentMakeOneCAAndWholeLeaves() throws {
+        let data = try TempFolder()
+        let projects = try (0..<3).map { _ in try TempFolder() }
+        for round in 0..<6 {
+            try? FileManager.default.removeItem(atPath: data.path + "/devserve")
+            for project in projects { try? FileManager.default.removeItem(atPath: project.path + "/certs") }
+            // Two runs in each project, all started before any is waited for.
+            let runs = try (projects + projects).map {
+                try DevServeProcess(["cert"], workingDirectory: $0.path, environment: ["XDG_DATA_HOME": data.path])
+            }
+            for run in runs { #expect(try run.waitForExit() == 0, "round \(round): \(run.errorOutput)") }
+            let ca = data.path + "/devserve/ca.pem"
+            let caKey = data.path + "/devserve/ca-key.pem"
+            let caPair = try Tool.run("/usr/bin/openssl", ["x509", "-in", ca, "-noout", "-pubkey"])
+            let keyPair = try Tool.run("/usr/bin/openssl", ["pkey", "-in", caKey, "-pubout"])
+            #expect(caPair.output == keyPair.output, "round \(round): the CA key does not match ca.pem")
+            for project in projects {
+                let leaf = project.path + "/certs/localhost.pem"
+                let verify = try Tool.run("/usr/bin/openssl", ["verify", "-CAfile", ca, leaf])
+                #expect(verify.status == 0, "round \(round): \(verify.output)")
+                let leafKey = try Tool.run("/usr/bin/openssl", ["x509", "-in", leaf, "-noout", "-pubkey"])
+                let ownKey = try Tool.run(
+                    "/usr/bin/openssl", ["pkey", "-in", project.path + "/certs/localhost-key.pem", "-pubout"])
+                #expect(leafKey.output == ownKey.output, "round \(round): the leaf key does not match")
+            }
+        }
+    }
 }
