@@ -30,6 +30,11 @@ public enum CertificateAuthority {
     /// Loads the CA in `folder`, or makes one when `ca.pem` is missing. The folder is created with
     /// mode 0700 and the key written with mode 0600.
     public static func ensureLocalCA(in folder: String) throws(TLSError) -> LocalCA {
+        try ensureLocalCA(in: folder, validityDays: caValidityDays)
+    }
+
+    /// `validityDays` is a test hook, for a CA near its end.
+    static func ensureLocalCA(in folder: String, validityDays: Int) throws(TLSError) -> LocalCA {
         try CertificateFiles.makeFolder(folder, mode: 0o700) { reason in
             .caFolderNotWritable(folder: folder, reason: reason)
         }
@@ -64,7 +69,7 @@ public enum CertificateAuthority {
             }
 
             let issued = try OpenSSLCertificates.issue(
-                commonName: "devserve local CA (\(userAtHost()))", validityDays: caValidityDays,
+                commonName: "devserve local CA (\(userAtHost()))", validityDays: validityDays,
                 extensions: caExtensions(), issuer: nil)
             // The key first: a crash between the two leaves no certificate, so the next run starts over.
             let notWritable = { (reason: String) -> TLSError in .caFolderNotWritable(folder: folder, reason: reason) }

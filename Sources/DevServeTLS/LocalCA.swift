@@ -60,9 +60,14 @@ public struct LocalCA: Sendable {
             if facts.signedByIssuer { wanted = Self.adding(facts.subjectAltNames, to: wanted) }
         }
 
+        // A leaf never outlives its CA (browsers refuse the chain), and a CA at its end signs nothing.
+        let caSeconds = (try? OpenSSLCertificates.secondsUntilExpiry(certificatePEM: certificatePEM)) ?? 0
+        guard caSeconds > CertificateAuthority.renewalWindowSeconds else {
+            throw .caExpiring(path: certificatePath)
+        }
         let altNames = wanted.dnsNames.map { "DNS:\($0)" } + wanted.addresses.map { "IP:\($0.text)" }
         let issued = try OpenSSLCertificates.issue(
-            commonName: "localhost", validityDays: validityDays,
+            commonName: "localhost", validityDays: min(validityDays, caSeconds / 86_400),
             extensions: [
                 .init(kind: .basicConstraints, value: "critical,CA:FALSE"),
                 .init(kind: .keyUsage, value: "critical,digitalSignature"),

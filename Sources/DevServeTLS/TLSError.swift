@@ -18,6 +18,7 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Under sudo, the invoking user has no local CA, and root will not make one in their home.
     case noLocalCAUnderSudo(user: String, path: String)
     case leafFolderIsALinkUnderSudo(path: String)
+    case caExpiring(path: String)
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
     /// `--cert` names a file that is missing or cannot be read.
@@ -65,6 +66,9 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noLocalCAUnderSudo(let user, let path):
             return "\(user) has no local CA yet ('\(path)'), and devserve will not make one as root in their home: "
                 + "run `devserve cert` once without sudo, then this command again."
+        case .caExpiring(let path):
+            return "The local CA '\(path)' has expired or expires within 30 days, so it cannot sign a certificate "
+                + "browsers accept: delete its folder to make a new CA, then run `devserve trust` again."
         case .leafFolderIsALinkUnderSudo(let path):
             return
                 "'\(path)' is a symbolic link, and devserve will not write the certificate and key through it as root: "

@@ -82,6 +82,24 @@ import Testing
         }
     }
 
+    /// A leaf ends no later than its CA; a CA at its end is named, with the fix.
+    @Test func aLeafNeverOutlivesItsCA() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/short", validityDays: 100)
+            let cert = root + "/localhost.pem"
+            let key = root + "/localhost-key.pem"
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .created)
+            #expect((98...100).contains(try validityDays(cert)), "the leaf outlives its CA")
+            #expect(try openssl(["verify", "-CAfile", ca.certificatePath, cert]).status == 0)
+
+            let ending = try CertificateAuthority.ensureLocalCA(in: root + "/ending", validityDays: 10)
+            #expect(throws: TLSError.caExpiring(path: ending.certificatePath)) {
+                try ending.ensureLeaf(
+                    certPath: root + "/other.pem", keyPath: root + "/other-key.pem", names: [], ipAddresses: [])
+            }
+        }
+    }
+
     /// A leaf whose start date is still ahead (the clock went back since it was made) is renewed:
     /// browsers refuse it until then.
     @Test func aLeafNotValidYetRenews() throws {
