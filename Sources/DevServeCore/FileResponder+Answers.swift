@@ -66,11 +66,14 @@ extension FileResponder {
         return response
     }
 
-    func notFound(_ request: HTTPRequest) -> Response {
+    /// `custom`: the site's own 404.html may answer. Off while that page itself is being served,
+    /// so a 404.html that may not be served (a link into a hidden folder) ends in the built-in page
+    /// instead of asking for itself again.
+    func notFound(_ request: HTTPRequest, custom allowed: Bool = true) -> Response {
         // A site's own 404.html, served with status 404, as static hosts do.
         let custom = filePath(["404.html"])
         let (found, plain) = Self.lookUp(custom, parentsPlain: true)
-        if case .success(let status) = found, status.isRegular {
+        if allowed, case .success(let status) = found, status.isRegular {
             return serveFile(custom, status: status, plain: plain, request: request, as: .notFound)
         }
         return errorResponse(.notFound, "nothing is served at this path")

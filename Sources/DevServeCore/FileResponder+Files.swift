@@ -22,20 +22,24 @@ extension FileResponder {
                     lastModifiedText: entry.lastModifiedText, size: entry.bytes.readableBytes,
                     source: .memory(entry.bytes)), request: request, status: statusCode)
         }
+        // Serving the site's own 404 page: anything that would answer 404 here answers the built-in one.
+        let customNotFound = statusCode != .notFound
         let descriptor: CInt
         switch POSIX.openForReading(path) {
         case .success(let opened): descriptor = opened
         case .failure(let error):
             return error.isPermissionDenied
-                ? errorResponse(.forbidden, "permission denied") : notFound(request)
+                ? errorResponse(.forbidden, "permission denied") : notFound(request, custom: customNotFound)
         }
         var keepOpen = false
         defer { if !keepOpen { POSIX.close(descriptor) } }
         // The file actually opened must lie under the real root and be neither hidden nor protected.
         guard case .success(let opened) = POSIX.fstat(descriptor), opened.isRegular,
             case .success(let realPath) = POSIX.pathOfDescriptor(descriptor)
-        else { return notFound(request) }
-        if let refusal = refusal(forRealPath: realPath, request: request) { return refusal }
+        else { return notFound(request, custom: customNotFound) }
+        if let refusal = refusal(forRealPath: realPath, request: request, customNotFound: customNotFound) {
+            return refusal
+        }
 
         let validators = Validators(size: opened.size, modifiedNanoseconds: opened.modifiedNanoseconds)
         let lastModifiedText = HTTPDate.format(validators.lastModified)
@@ -106,7 +110,7 @@ extension FileResponder {
             return Response(status: .notModified, headers: headers)
         case .preconditionFailed:
             if case .descriptor(let descriptor) = rep.source { POSIX.close(descriptor) }
-            return errorResponse(.preconditionFailed, "a precondition (If-Match or If-Unmodified-Since) failed")
+            return preconditionFailed()
         case .proceed:
             break
         }
@@ -142,17 +146,21 @@ extension FileResponder {
         }
     }
 
+    func preconditionFailed() -> Response {
+        errorResponse(.preconditionFailed, "a precondition (If-Match or If-Unmodified-Since) failed")
+    }
+
     /// Why a file or folder at `realPath` may not be served, or nil when it may. Compared byte by
     /// byte: Swift's String equality folds canonically equivalent names that Linux keeps apart.
-    func refusal(forRealPath realPath: [UInt8], request: HTTPRequest) -> Response? {
+    func refusal(forRealPath realPath: [UInt8], request: HTTPRequest, customNotFound: Bool = true) -> Response? {
         let root = configuration.root.utf8
         let isRoot = realPath.elementsEqual(root)
         guard isRoot || realPath.starts(with: rootPrefix.utf8) else {
             return errorResponse(.forbidden, "the path leads outside the served folder")
         }
-        if protectedPaths.contains(realPath) { return notFound(request) }
+        if protectedPaths.contains(realPath) { return notFound(request, custom: customNotFound) }
         let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
-        return Self.hasHiddenSegment(relative) ? notFound(request) : nil
+        return Self.hasHiddenSegment(relative) ? notFound(request, custom: customNotFound) : nil
     }
 
     /// An HTML file with the live-reload script: read whole (at most 16 MiB), conditional
@@ -178,6 +186,9 @@ extension FileResponder {
             let outcome = injected.evaluate(
                 ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince,
                 ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince)
+            if outcome == .preconditionFailed {
+                return preconditionFailed()
+            }
             if outcome == .notModified {
                 var headers = HTTPHeaders()
                 headers.add(name: "ETag", value: injected.etag)

@@ -716,6 +716,47 @@ import Testing
         }
     }
 
+    /// A 404.html that may not be served itself (a link into a hidden build folder, as in
+    /// `.output/public/404.html` layouts) answers with the built-in page; it used to ask for
+    /// itself again until the stack overflowed and the server died.
+    @Test func aCustom404ThatMayNotBeServedFallsBackToTheBuiltInPage() async throws {
+        let tree = try TempTree()
+        try tree.write("index.html", "home")
+        try tree.write(".output/404.html", "<h1>hidden</h1>")
+        try tree.symlink("404.html", to: ".output/404.html")
+        try await TestServer.with(root: tree.path) { server in
+            let client = try RawClient(port: server.port)
+            try client.request("GET", "/favicon.ico")
+            let missing = try client.readResponse()
+            #expect(missing.status == 404)
+            #expect(missing.text.contains("nothing is served at this path"), "\(missing.text)")
+            #expect(!missing.text.contains("hidden"))
+            try client.request("GET", "/404.html")
+            #expect(try client.readResponse().status == 404)
+            try client.request("GET", "/")
+            #expect(try client.readResponse().text == "home", "the server is still up")
+        }
+    }
+
+    /// If-Match and If-Unmodified-Since hold for pages that get the reload script too.
+    @Test func preconditionsFailOnInjectedPagesToo() async throws {
+        let tree = try TempTree()
+        try tree.write("page.html", "<!doctype html><html><head><title>t</title></head><body>hi</body></html>")
+        try await TestServer.with(root: tree.path, configure: { $0.changeHub = ChangeHub(boot: "b") }) { server in
+            let client = try RawClient(port: server.port)
+            try client.request("GET", "/page.html")
+            let page = try client.readResponse()
+            #expect(page.text.contains("/__devserve/client.js"), "the page is injected")
+            let etag = try #require(page.header("etag"))
+            for condition in ["If-Match: \"x\"", "If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT"] {
+                try client.request("GET", "/page.html", headers: [condition])
+                #expect(try client.readResponse().status == 412, "\(condition)")
+            }
+            try client.request("GET", "/page.html", headers: ["If-Match: \(etag)"])
+            #expect(try client.readResponse().status == 200)
+        }
+    }
+
     // MARK: CORS
 
     @Test func noCORSHeadersByDefault() async throws {
