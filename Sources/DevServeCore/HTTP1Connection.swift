@@ -69,6 +69,12 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The connection ends once the streaming body is out (the value: drain first).
     private var finishAfterStream: Bool?
 
+    /// Files going out by sendfile, with the offset each must reach. A file cut shorter meanwhile
+    /// would never finish: sendfile keeps returning 0 and NIO keeps retrying, so the timer checks
+    /// them every `sentFileCheck` and closes the connection (the Content-Length cannot be met).
+    private var sentFiles: [(handle: NIOFileHandle, end: Int)] = []
+    static let sentFileCheck: TimeAmount = .seconds(1)
+
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
     private var timerFiresAt = NIODeadline.distantFuture
@@ -302,7 +308,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             // full segments, and the last partial one when the cork comes off.
             if writesInFlight == 0 { setCork(context, true) }
             writesInFlight += 1
+            sentFiles.append((handle, slice.offset + slice.length))
+            if timerFiresAt > .now() + Self.sentFileCheck {
+                timer?.cancel()
+                schedule(context, at: .now() + Self.sentFileCheck)
+            }
             context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] _ in
+                sentFiles.removeAll { $0.handle === handle }
                 try? handle.close()
                 writesInFlight -= 1
                 if writesInFlight == 0 { setCork(context, false) }
@@ -341,6 +353,15 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         ).start()
+    }
+
+    private static func wasCutShort(_ file: (handle: NIOFileHandle, end: Int)) -> Bool {
+        let size = try? file.handle.withUnsafeFileDescriptor { descriptor -> Int? in
+            guard case .success(let status) = POSIX.fstat(descriptor) else { return nil }
+            return status.size
+        }
+        guard let size = size ?? nil else { return false }
+        return size < file.end
     }
 
     private func setCork(_ context: ChannelHandlerContext, _ on: Bool) {
@@ -391,7 +412,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
-        let fireAt = min(when, .now() + limits.headTimeout)
+        let fireAt = min(when, .now() + (sentFiles.isEmpty ? limits.headTimeout : Self.sentFileCheck))
         timerFiresAt = fireAt
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(deadline: fireAt) {
@@ -403,8 +424,18 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private func timerFired(_ context: ChannelHandlerContext) {
         timer = nil
         timerFiresAt = .distantFuture
+        if sentFiles.contains(where: Self.wasCutShort) {
+            // The file shrank under a download: the promised length can never be sent.
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
         switch state {
-        case .closed, .closing:
+        case .closed:
+            return
+        case .closing:
+            // Closing waits for the last writes: a file still going out is still checked.
+            if !sentFiles.isEmpty { schedule(context, at: .now() + Self.sentFileCheck) }
             return
         case .draining:
             if deadline > .now() {
