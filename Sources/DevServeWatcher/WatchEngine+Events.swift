@@ -73,9 +73,7 @@ extension WatchEngine {
         guard folders[folder] != nil else { return }
         // Moved, yet a folder is there: its watch was already taken over by its new name.
         if moved && !isRoot(folder) && FileSystem.isFolder(folder) { return }
-        if isRoot(folder) {
-            logger.warning("\(WatcherNotice.rootGone(folder: folder, moved: moved))")
-        }
+        if isRoot(folder) { return lose(root: folder, moved: moved, at: now) }
         coalescer.record(.deleted, folder, at: now)
         forget(folder, unwatch: moved)
     }

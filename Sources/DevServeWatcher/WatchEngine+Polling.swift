@@ -14,6 +14,7 @@ extension WatchEngine {
         for folder in polledFolders.sorted() where folders[folder]?.watch == nil {
             scanPolled(folder, at: now)
         }
+        findLostRoots(at: now)
         schedulePolling(after: clock.now)
     }
 
@@ -25,11 +26,7 @@ extension WatchEngine {
             listing = stamps
         case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
             // Gone: its parent's scan or watch reports it; a root is reported here.
-            if isRoot(folder) {
-                logger.warning("\(WatcherNotice.rootGone(folder: folder, moved: false))")
-                coalescer.record(.deleted, folder, at: now)
-                forget(folder, unwatch: false)
-            }
+            if isRoot(folder) { lose(root: folder, moved: false, at: now) }
             return
         case .failure:
             return

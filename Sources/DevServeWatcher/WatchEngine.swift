@@ -44,6 +44,9 @@ final class WatchEngine {
     var folders: [String: Folder] = [:]
     var folderByWatch: [Int32: String] = [:]
     var polledFolders: Set<String> = []
+    /// Roots deleted or moved away, checked every poll interval: a build that runs `rm -rf dist`
+    /// and makes it again gets its watches back (and one reload for everything).
+    var lostRoots: Set<String> = []
     var nextPoll: Instant?
     var coalescer: Coalescer<Instant>
     var hashes = ContentHashes()
@@ -221,7 +224,29 @@ final class WatchEngine {
     }
 
     func schedulePolling(after now: Instant) {
-        nextPoll = polledFolders.isEmpty ? nil : now.advanced(by: configuration.options.pollInterval)
+        let idle = polledFolders.isEmpty && lostRoots.isEmpty
+        nextPoll = idle ? nil : now.advanced(by: configuration.options.pollInterval)
+    }
+
+    /// A root that went away: reported as deleted, forgotten, and looked for again at each poll.
+    func lose(root folder: String, moved: Bool, at now: Instant) {
+        logger.warning("\(WatcherNotice.rootGone(folder: folder, moved: moved))")
+        coalescer.record(.deleted, folder, at: now)
+        forget(folder, unwatch: moved)
+        lostRoots.insert(folder)
+        if nextPoll == nil { schedulePolling(after: now) }
+    }
+
+    /// Watches the lost roots that are folders again, and asks every page to reload: what they
+    /// hold now is unknown.
+    func findLostRoots(at now: Instant) {
+        for folder in lostRoots.sorted() where FileSystem.isFolder(folder) {
+            guard let index = roots.firstIndex(of: folder) else { continue }
+            lostRoots.remove(folder)
+            addTree(folder, root: index, report: false, at: now)
+            coalescer.recordOverflow(at: now)
+            logger.info("\(WatcherNotice.rootBack(folder: folder))")
+        }
     }
 
     // MARK: Helpers

@@ -12,6 +12,7 @@ enum WatcherNotice: CustomStringConvertible {
     case cannotWatch(folder: String, errno: Int32)
     case cannotList(folder: String, errno: Int32)
     case rootGone(folder: String, moved: Bool)
+    case rootBack(folder: String)
     case readFailed(errno: Int32, pollInterval: Duration)
     case cannotStart(errno: Int32)
     case cannotStartThread(errno: Int32)
@@ -34,8 +35,10 @@ enum WatcherNotice: CustomStringConvertible {
             return "Cannot list the folder '\(folder)' (\(Self.describe(errno: error))): changes in it will not "
                 + "reload pages until its permissions allow reading it and devserve restarts."
         case .rootGone(let folder, let moved):
-            return "The watched folder '\(folder)' was \(moved ? "moved" : "deleted"): changes there no longer "
-                + "reload pages until devserve restarts."
+            return "The watched folder '\(folder)' was \(moved ? "moved" : "deleted"): changes there reload pages "
+                + "again once a folder is back at that path."
+        case .rootBack(let folder):
+            return "The watched folder '\(folder)' is back: changes there reload pages again."
         case .readFailed(let error, let interval):
             return "Reading inotify events failed (\(Self.describe(errno: error))): devserve polls the watched "
                 + "folders every \(Self.describe(interval)) instead."

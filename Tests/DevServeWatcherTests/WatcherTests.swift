@@ -172,6 +172,28 @@ struct WatcherTests {
         }
     }
 
+    /// `devserve dist` while a build runs `rm -rf dist` and makes it again: the root itself comes
+    /// back, is watched again, and everything reloads once (what it holds now is unknown).
+    @Test(arguments: [false, true])
+    func aRootDeletedAndMadeAgainIsWatchedAgain(polling: Bool) async throws {
+        let folder = try TemporaryFolder()
+        try folder.write("index.html", "1")
+        let watched = try await WatchedFolder(folder: folder) { options in
+            options.forcePolling = polling
+            options.pollInterval = .milliseconds(50)
+        }
+        defer { watched.watcher.stop() }
+
+        try FileManager.default.removeItem(atPath: folder.path)
+        #expect(await watched.recorder.wait(for: FileChange(path: folder.path, kind: .deleted)))
+        try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: false)
+        #expect(await watched.recorder.wait { $0.contains(where: \.full) }, "no reload when the root came back")
+        try folder.write("index.html", "2")
+        #expect(
+            await watched.recorder.wait(for: FileChange(path: folder.url("index.html"), kind: .created)),
+            "a save in the root made again was missed")
+    }
+
     @Test func ignoredNamesAreNeverReported() async throws {
         let watched = try await WatchedFolder(ignore: ["dist", "*.log"])
         defer { watched.watcher.stop() }
