@@ -132,7 +132,8 @@ class Server:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, port=0, timeout=10.0):
-        command = [self.binary, self.site, "--port", str(port)] + (["--tls"] if self.tls else [])
+        # --spa: client-side routes get index.html (check h); the other checks use real files.
+        command = [self.binary, self.site, "--port", str(port), "--spa"] + (["--tls"] if self.tls else [])
         # The local CA and certificates go to the temporary folder, not the user's.
         env = dict(os.environ, XDG_DATA_HOME=os.path.join(self.workdir, "xdg"))
         self.process = subprocess.Popen(
@@ -389,6 +390,15 @@ class Suite:
         wait_for(d, lambda d: d.execute_script(COLOR) == color, f"body color {color} after the restart")
         expect(d.execute_script(MARKER), "the page reloaded on a CSS change after the restart")
 
+    def spa_route_reloads(self):
+        """h. (--spa) A client-side route, served index.html, reloads when index.html changes."""
+        d = self.driver
+        load(d, self.url("/app/route"))
+        expect(d.title == "Home", f"the route got {d.title!r}, not index.html")
+        d.execute_script(SET_MARKER)
+        save(self.site, "index.html", index_html("Home on a route"))
+        wait_for(d, reloaded_with("Home on a route"), "the route to reload and show 'Home on a route'")
+
     def https_without_warnings_over_http2(self):
         """g. (--tls) A secure page, no certificate error, HTTP/2 for the page and the poll."""
         d = self.driver
@@ -412,6 +422,7 @@ class Suite:
         ("scroll position survives a reload", scroll_survives_reload),
         ("ten tabs share one poll, an eleventh loads", ten_tabs_share_one_poll),
         ("restart with unchanged files keeps the tab", restart_keeps_tab),
+        ("an spa route reloads when index.html changes", spa_route_reloads),
     ]
 
 

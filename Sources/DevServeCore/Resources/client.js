@@ -362,7 +362,9 @@
   // The document's validators as the server reports them now; null when it cannot be reached.
   // (The Performance API does not expose response headers, hence the HEAD request.)
   async function fingerprint() {
-    const response = await request(state.run, location.href, { method: "HEAD" });
+    // Asked as the browser asks for a page: a client-side route (--spa) answers with index.html
+    // only to requests that accept HTML, and fetch's own default is */*.
+    const response = await request(state.run, location.href, { method: "HEAD", headers: { Accept: "text/html" } });
     if (!response) return null;
     const header = (name) => response.headers.get(name) || "";
     const validator = header("ETag") || `${header("Last-Modified")} ${header("Content-Length")}`;
