@@ -48,15 +48,25 @@ extension WatchEngine {
                 forget(path, unwatch: false)
             }
             folders[folder]?.entries[event.name] = event.has(IN_ISDIR)
-            coalescer.record(known == nil ? .created : .modified, path, at: now)
+            if known == nil && event.has(IN_CREATE) && !event.has(IN_ISDIR) {
+                // A new file is being written: it counts once it is closed.
+                openCreates[path] = now
+                return
+            }
+            // Renamed over a file still being written: that one never counted, so this is new.
+            let replacedOpen = openCreates.removeValue(forKey: path) != nil
+            coalescer.record(known == nil || replacedOpen ? .created : .modified, path, at: now)
             if event.has(IN_ISDIR) {
                 addTree(path, root: record.root, report: true, at: now)
             }
         } else if event.has(IN_CLOSE_WRITE) {
             if known == nil { folders[folder]?.entries[event.name] = false }
-            coalescer.record(known == nil ? .created : .modified, path, at: now)
+            let created = known == nil || openCreates.removeValue(forKey: path) != nil
+            coalescer.record(created ? .created : .modified, path, at: now)
         } else if event.has(IN_DELETE) || event.has(IN_MOVED_FROM) {
             folders[folder]?.entries[event.name] = nil
+            // Made and gone again before it was ever closed: nothing to tell.
+            if openCreates.removeValue(forKey: path) != nil { return }
             if known == true || event.has(IN_ISDIR) {
                 // Moved away, its watches are still live and must go; deleted, the kernel has
                 // dropped them already.

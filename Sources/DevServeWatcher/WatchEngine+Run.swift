@@ -14,6 +14,7 @@ extension WatchEngine {
             if stop.isRequested { break }
             let now = clock.now
             drainEvents(at: now)
+            reportOpenCreates(at: now)
             if needsResync { resync(at: now) }
             pollIfDue(at: now)
             if let deadline = coalescer.deadline, clock.now >= deadline {

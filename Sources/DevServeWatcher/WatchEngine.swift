@@ -48,6 +48,10 @@ final class WatchEngine {
     /// and makes it again gets its watches back (and one reload for everything).
     var lostRoots: Set<String> = []
     var nextPoll: Instant?
+    /// Files created and still open for writing: reported when closed (IN_CLOSE_WRITE), so a page
+    /// does not reload onto a half-written file and then again; one never closed after writing (a
+    /// symbolic or hard link) is reported `Options.openCreateGrace` after it appeared.
+    var openCreates: [String: Instant] = [:]
     var coalescer: Coalescer<Instant>
     var hashes = ContentHashes()
     /// Folders forgotten since the last batch, whose files' digests go with the batch.
@@ -180,6 +184,8 @@ final class WatchEngine {
     func forget(_ path: String, unwatch: Bool) {
         guard let record = folders.removeValue(forKey: path) else { return }
         polledFolders.remove(path)
+        let below = path + "/"
+        for pending in openCreates.keys where pending.hasPrefix(below) { openCreates[pending] = nil }
         forgottenFolders.insert(path)
         if let watch = record.watch {
             folderByWatch[watch] = nil
@@ -213,13 +219,18 @@ final class WatchEngine {
         configuration.onBatch(filtered)
     }
 
-    /// When the thread must wake next: the batch's deadline or the next poll.
+    /// When the thread must wake next: the batch's deadline, the next poll, or the first open
+    /// creation's grace running out.
     var nextDeadline: Instant? {
-        switch (coalescer.deadline, nextPoll) {
-        case (let batch?, let poll?): return min(batch, poll)
-        case (let batch?, nil): return batch
-        case (nil, let poll?): return poll
-        case (nil, nil): return nil
+        let graceEnd = openCreates.values.min().map { $0.advanced(by: configuration.options.openCreateGrace) }
+        return [coalescer.deadline, nextPoll, graceEnd].compactMap { $0 }.min()
+    }
+
+    /// Reports the creations whose grace ran out without a close after writing.
+    func reportOpenCreates(at now: Instant) {
+        for (path, created) in openCreates where created.advanced(by: configuration.options.openCreateGrace) <= now {
+            openCreates[path] = nil
+            coalescer.record(.created, path, at: now)
         }
     }
 

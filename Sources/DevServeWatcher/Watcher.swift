@@ -28,6 +28,9 @@ public final class Watcher: Sendable {
         public var forcePolling = false
         /// How often polled folders are scanned.
         public var pollInterval: Duration = .milliseconds(500)
+        /// A new file counts when it is closed after writing; one never closed that way (a link)
+        /// counts this long after it appeared.
+        public var openCreateGrace: Duration = .seconds(1)
         /// Tests: the kernel pretends to run out of watches (ENOSPC) after this many.
         var watchLimitForTesting: Int?
         /// Tests: called on the watcher thread once every root is watched or polled.

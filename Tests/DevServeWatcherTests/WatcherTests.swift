@@ -28,6 +28,35 @@ struct WatcherTests {
         #expect(watched.recorder.changes == [change])
     }
 
+    /// A new file written slowly (a bundler writing bundle.js, `cp` of a large image) counts once,
+    /// when it is closed: not when it appears empty, and then again.
+    @Test func aNewFileWrittenSlowlyIsOneCreatedWhenItIsClosed() async throws {
+        // A long grace, so a busy machine cannot stretch the wait below past it.
+        let watched = try await WatchedFolder { $0.openCreateGrace = .seconds(30) }
+        defer { watched.watcher.stop() }
+
+        let descriptor = open(watched.path("bundle.js"), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(descriptor >= 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(watched.recorder.all.isEmpty, "reported while still being written: \(watched.recorder.all)")
+        _ = "export const done = true;\n".withCString { write(descriptor, $0, strlen($0)) }
+        close(descriptor)
+        let change = FileChange(path: watched.path("bundle.js"), kind: .created)
+        #expect(await watched.recorder.wait(for: change))
+        #expect(watched.recorder.changes == [change])
+    }
+
+    /// A name that appears without ever being written (a symbolic link) still counts, a moment later.
+    @Test func aNewSymbolicLinkIsCreated() async throws {
+        let watched = try await WatchedFolder()
+        defer { watched.watcher.stop() }
+
+        try watched.folder.write("real.css", "body {}")
+        #expect(await watched.recorder.wait(for: FileChange(path: watched.path("real.css"), kind: .created)))
+        #expect(symlink("real.css", watched.path("link.css")) == 0)
+        #expect(await watched.recorder.wait(for: FileChange(path: watched.path("link.css"), kind: .created)))
+    }
+
     @Test func anAtomicSaveByRenameIsOneModifiedAndTheTemporaryFileIsNeverSeen() async throws {
         let folder = try TemporaryFolder()
         try folder.write("app.js", "let a = 1")
