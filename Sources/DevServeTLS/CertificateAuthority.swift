@@ -12,6 +12,8 @@
 public enum CertificateAuthority {
     /// The CA certificate's lifetime.
     static let caValidityDays = 3650
+    /// How every devserve CA's name begins: a leaf issued by one is devserve's to renew.
+    static let commonNamePrefix = "devserve local CA"
     /// The leaf's lifetime: the most browsers accept (398 days), less a day.
     static let leafValidityDays = 397
     /// A leaf closer than this to its end is renewed.
@@ -69,7 +71,7 @@ public enum CertificateAuthority {
             }
 
             let issued = try OpenSSLCertificates.issue(
-                commonName: "devserve local CA (\(userAtHost()))", validityDays: validityDays,
+                commonName: "\(commonNamePrefix) (\(userAtHost()))", validityDays: validityDays,
                 extensions: caExtensions(), issuer: nil)
             // The key first: a crash between the two leaves no certificate, so the next run starts over.
             let notWritable = { (reason: String) -> TLSError in .caFolderNotWritable(folder: folder, reason: reason) }

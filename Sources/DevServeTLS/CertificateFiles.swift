@@ -8,24 +8,42 @@
 /// never sees half a key, and the mode is set before any byte is written. Public for the
 /// command line's `devserve trust`, which reads the CA and writes system trust anchors.
 public enum CertificateFiles {
-    /// The whole file, or nil when it cannot be read.
+    /// PEM files are small; anything larger is not one (a CA bundle is a few hundred KiB).
+    static let largestFile = 4 * 1024 * 1024
+
+    /// The whole file, or nil when it cannot be read, is not a regular file (a device, a FIFO:
+    /// `--cert /dev/zero` must not read for ever) or is larger than `largestFile`.
     public static func read(_ path: String) -> [UInt8]? {
-        guard let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= largestFile
+        else { return nil }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
+        while bytes.count <= largestFile {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return bytes }
             bytes += chunk[0..<count]
-            if count < chunk.count { return ferror(file) == 0 ? bytes : nil }
         }
+        return nil
     }
 
-    /// The bytes of `path`, or errno's reason it could not be read (a folder counts as unreadable).
+    /// The bytes of `path`, or the reason it could not be read (a folder, a device and a file too
+    /// large to be PEM count as unreadable).
     static func readOrReason(_ path: String) -> Result<[UInt8], Errno> {
         var info = stat()
         guard stat(path, &info) == 0 else { return .failure(Errno(errno)) }
         guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(Errno(EISDIR)) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            return .failure(Errno(EINVAL, message: "it is not a regular file"))
+        }
+        guard Int(info.st_size) <= largestFile else {
+            return .failure(Errno(EFBIG, message: "it is larger than any PEM file (\(largestFile / 1024 / 1024) MiB)"))
+        }
         guard access(path, R_OK) == 0 else { return .failure(Errno(errno)) }
         guard let bytes = read(path) else { return .failure(Errno(errno == 0 ? EIO : errno)) }
         return .success(bytes)
@@ -34,8 +52,12 @@ public enum CertificateFiles {
     /// An errno value with its message, as a Swift error.
     struct Errno: Error {
         var code: Int32
-        init(_ code: Int32) { self.code = code }
-        var message: String { String(cString: strerror(code)) }
+        private var text: String?
+        init(_ code: Int32, message: String? = nil) {
+            self.code = code
+            self.text = message
+        }
+        var message: String { text ?? String(cString: strerror(code)) }
     }
 
     /// `folder/name`, with exactly one slash between them.

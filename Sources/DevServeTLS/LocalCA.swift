@@ -46,6 +46,15 @@ public struct LocalCA: Sendable {
     ) throws(TLSError) -> LeafStatus {
         var wanted = try Self.subjectAltNames(names: names, ipAddresses: ipAddresses)
         let existing = CertificateFiles.read(certPath)
+        // A file there that devserve did not make (mkcert uses the same names) is the user's: never
+        // replaced.
+        if access(certPath, F_OK) == 0 {
+            guard let existing,
+                let facts = try? OpenSSLCertificates.inspectLeaf(
+                    certificatePEM: existing, keyPEM: nil, issuerPEM: certificatePEM),
+                facts.fromADevserveCA
+            else { throw .leafNotOurs(path: certPath) }
+        }
         if let existing,
             let facts = try? OpenSSLCertificates.inspectLeaf(
                 certificatePEM: existing, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)

@@ -41,6 +41,8 @@ enum OpenSSLCertificates {
         var secondsUntilExpiry: Int
         /// Its start date has passed (not so after the clock went back, as on a VM or WSL).
         var hasStarted: Bool
+        /// Issued by a devserve CA (this one or an earlier one): devserve's own to replace.
+        var fromADevserveCA: Bool
         /// `DNS:name` and `IP:address` entries, names lower-cased, addresses in inet_ntop form.
         var subjectAltNames: Set<String>
     }
@@ -171,9 +173,16 @@ enum OpenSSLCertificates {
         if ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(leaf), nil) == 1 {
             started = days >= 0 && seconds >= 0
         }
+        var issuerName = [CChar](repeating: 0, count: 256)
+        let length = X509_NAME_get_text_by_NID(X509_get_issuer_name(leaf), NID_commonName, &issuerName, 256)
+        let fromDevserve =
+            length > 0
+            && String(decoding: issuerName.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .hasPrefix(CertificateAuthority.commonNamePrefix)
         ERR_clear_error()
         return LeafFacts(
             signedByIssuer: signed, keyMatches: keyMatches, secondsUntilExpiry: remaining, hasStarted: started,
+            fromADevserveCA: fromDevserve,
             subjectAltNames: subjectAltNames(leaf))
     }
 

@@ -19,6 +19,7 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case noLocalCAUnderSudo(user: String, path: String)
     case leafFolderIsALinkUnderSudo(path: String)
     case caExpiring(path: String)
+    case leafNotOurs(path: String)
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
     /// `--cert` names a file that is missing or cannot be read.
@@ -66,6 +67,9 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noLocalCAUnderSudo(let user, let path):
             return "\(user) has no local CA yet ('\(path)'), and devserve will not make one as root in their home: "
                 + "run `devserve cert` once without sudo, then this command again."
+        case .leafNotOurs(let path):
+            return "'\(path)' was not made by devserve, so devserve will not replace it: serve it with "
+                + "--cert and --key, or move it away and run --tls again."
         case .caExpiring(let path):
             return "The local CA '\(path)' has expired or expires within 30 days, so it cannot sign a certificate "
                 + "browsers accept: delete its folder to make a new CA, then run `devserve trust` again."

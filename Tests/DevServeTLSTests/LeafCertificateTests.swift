@@ -140,7 +140,7 @@ import Testing
         }
     }
 
-    @Test func missingOrBrokenFilesRenew() throws {
+    @Test func aMissingKeyRenews() throws {
         try withTemporaryFolder { root in
             let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
             let cert = root + "/localhost.pem"
@@ -148,10 +148,32 @@ import Testing
             #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .created)
             try FileManager.default.removeItem(atPath: key)
             #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .renewed)
-            try Data("garbage".utf8).write(to: URL(fileURLWithPath: cert))
-            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .renewed)
             #expect(try openssl(["verify", "-CAfile", ca.certificatePath, cert]).status == 0)
             #expect(try mode(key) == 0o600)
+        }
+    }
+
+    /// certs/localhost.pem is also mkcert's name: a file there that no devserve CA made (the user's
+    /// own certificate, or anything else) is never replaced; the sentence says what to do.
+    @Test func aCertificateDevserveDidNotMakeIsNeverReplaced() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            let cert = root + "/localhost.pem"
+            let key = root + "/localhost-key.pem"
+            let own = try openssl([
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
+            ])
+            #expect(own.status == 0, "\(own.output)")
+            for contents in [try String(contentsOfFile: cert, encoding: .utf8), "precious, not a certificate\n"] {
+                try Data(contents.utf8).write(to: URL(fileURLWithPath: cert))
+                let keyBefore = try Data(contentsOf: URL(fileURLWithPath: key))
+                #expect(throws: TLSError.leafNotOurs(path: cert)) {
+                    try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: [])
+                }
+                #expect(try String(contentsOfFile: cert, encoding: .utf8) == contents)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: key)) == keyBefore)
+            }
         }
     }
 
