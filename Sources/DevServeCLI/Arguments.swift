@@ -14,12 +14,26 @@ enum HeaderArgument {
         guard value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
             throw ValidationError("--header '\(text)' has a control character in its value: remove it.")
         }
-        let reserved = ["content-length", "transfer-encoding", "connection", "content-range"]
+        // Set by devserve on its responses (a second one would contradict it), or not allowed in
+        // HTTP/2 responses at all.
+        let reserved = [
+            "content-length", "transfer-encoding", "connection", "content-range", "content-type", "date", "etag",
+            "last-modified", "accept-ranges", "cache-control", "x-content-type-options", "location", "allow",
+            "access-control-allow-origin", "keep-alive", "proxy-connection", "upgrade", "te",
+        ]
         if reserved.contains(name.lowercased()) {
             throw ValidationError("--header '\(name)' is set by devserve itself and cannot be overridden.")
         }
+        guard value.utf8.count <= maximumValueBytes else {
+            throw ValidationError(
+                "--header '\(name)' has a value of \(value.utf8.count) bytes: keep it under \(maximumValueBytes), "
+                    + "which every browser accepts.")
+        }
         return (name, value)
     }
+
+    /// Longer values can break HTTP/2 responses (clients cap a header block at 16 KiB or so).
+    static let maximumValueBytes = 4096
 
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

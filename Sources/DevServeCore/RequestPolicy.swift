@@ -14,7 +14,17 @@ public struct RequestPolicy: Sendable {
     public init(allowedHosts: [String] = [], machineNames: [String] = [], corsOrigins: [String] = []) {
         self.allowedHosts = allowedHosts.map { $0.lowercased() }
         self.machineNames = machineNames.map { $0.lowercased() }
-        self.corsOrigins = corsOrigins
+        self.corsOrigins = corsOrigins.map(Self.serializedOrigin)
+    }
+
+    /// An origin as browsers send it: scheme and host in lower case, no default port.
+    static func serializedOrigin(_ text: String) -> String {
+        let origin = text.lowercased()
+        for (scheme, port) in [("http://", ":80"), ("https://", ":443")]
+        where origin.hasPrefix(scheme) && origin.hasSuffix(port) {
+            return String(origin.dropLast(port.count))
+        }
+        return origin
     }
 
     public enum Decision: Equatable, Sendable {

@@ -80,6 +80,10 @@ import Testing
         let policy = RequestPolicy(corsOrigins: ["http://localhost:3000"])
         #expect(policy.corsAllowOrigin(for: "http://localhost:3000") == "http://localhost:3000")
         #expect(policy.corsAllowOrigin(for: "http://evil.example") == nil)
+        // Browsers send origins in lower case and without default ports; --cors may be written otherwise.
+        let written = RequestPolicy(corsOrigins: ["HTTP://LocalHost:3000", "https://App.Test:443"])
+        #expect(written.corsAllowOrigin(for: "http://localhost:3000") == "http://localhost:3000")
+        #expect(written.corsAllowOrigin(for: "https://app.test") == "https://app.test")
         #expect(policy.corsAllowOrigin(for: nil) == nil)
         #expect(RequestPolicy(corsOrigins: ["*"]).corsAllowOrigin(for: "http://any.example") == "*")
     }
