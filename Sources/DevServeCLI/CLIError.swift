@@ -2,6 +2,7 @@
 public enum CLIError: Error, Equatable, CustomStringConvertible {
     case rootMissing(String)
     case rootIsFile(String)
+    case rootIsALoop(String)
     case rootUnreadable(String, reason: String)
     case unknownHost(String)
 
@@ -11,6 +12,8 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
             return "The folder '\(path)' does not exist: pass the folder to serve, for example 'devserve public'."
         case .rootIsFile(let path):
             return "'\(path)' is a file, not a folder: pass the folder that contains it instead."
+        case .rootIsALoop(let path):
+            return "'\(path)' is a loop of symbolic links: point it at a real folder, or serve another one."
         case .rootUnreadable(let path, let reason):
             return "The folder '\(path)' cannot be read (\(reason)): fix its permissions or serve another folder."
         case .unknownHost(let host):

@@ -78,6 +78,7 @@ public struct LaunchPlan: Sendable {
         var info = stat()
         guard stat(absolute, &info) == 0 else {
             if errno == EACCES { throw .rootUnreadable(path, reason: "permission denied") }
+            if errno == ELOOP { throw .rootIsALoop(path) }
             throw .rootMissing(path)
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .rootIsFile(path) }

@@ -69,6 +69,9 @@ public final class Server: Sendable {
             }
         }
         try? await group.shutdownGracefully()
+        if case .portInUse = lastError, let first = candidates.first, let last = candidates.last, first != last {
+            throw ServerError.portsInUse(first: first, last: last)
+        }
         throw lastError
     }
 
@@ -149,6 +152,7 @@ public let invokedAs: String = CommandLine.arguments.first ?? "devserve"
 /// Why the server could not start; each reads as a sentence the user can act on.
 public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
     case portInUse(port: Int)
+    case portsInUse(first: Int, last: Int)
     case permissionDenied(port: Int)
     case addressUnavailable(host: String)
     case other(host: String, port: Int, message: String)
@@ -165,6 +169,8 @@ public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .portsInUse(let first, let last):
+            return "Ports \(first) to \(last) are all in use: choose a port with --port, or --port 0 for any free one."
         case .portInUse(let port):
             return "Port \(port) is already in use: stop the other server or choose another port with --port."
         case .permissionDenied(let port):

@@ -95,5 +95,9 @@ import Testing
         #expect(throws: CLIError.rootMissing("nope")) { try plan(["nope"], cwd: folder.path) }
         #expect(throws: CLIError.rootIsFile("file.txt")) { try plan(["file.txt"], cwd: folder.path) }
         #expect(CLIError.rootMissing("nope").description.hasPrefix("The folder 'nope' does not exist"))
+        // A loop of links is named as one, not as a missing folder.
+        try FileManager.default.createSymbolicLink(atPath: folder.path + "/loop1", withDestinationPath: "loop2")
+        try FileManager.default.createSymbolicLink(atPath: folder.path + "/loop2", withDestinationPath: "loop1")
+        #expect(throws: CLIError.rootIsALoop("loop1")) { try plan(["loop1"], cwd: folder.path) }
     }
 }

@@ -1,6 +1,32 @@
+import Logging
 import Testing
 
+@testable import DevServeCore
+
 @Suite struct SmokeTests {
+    /// When every port devserve would move to is busy, the sentence names the whole range.
+    @Test func allPreferredPortsBusyNamesTheRange() async throws {
+        let tree = try TempTree()
+        try await TestServer.with(root: tree.path) { first in
+            let configuration = ServerConfiguration(root: try TestServer.realPath(tree.path), logRequests: false)
+            // The next port: held by a second server, or already busy for another reason.
+            let second = try? await Server.start(
+                configuration: configuration, hosts: ["127.0.0.1"], port: .exact(first.port + 1),
+                logger: Logger(label: "test"), threads: 1)
+            defer { if let second { Task { await second.shutdown() } } }
+            do throws(ServerError) {
+                let third = try await Server.start(
+                    configuration: configuration, hosts: ["127.0.0.1"], port: .preferred(first.port, attempts: 2),
+                    logger: Logger(label: "test"), threads: 1)
+                await third.shutdown()
+                Issue.record("a busy range was bound")
+            } catch {
+                #expect(error == .portsInUse(first: first.port, last: first.port + 1))
+                #expect(error.description.hasPrefix("Ports \(first.port) to \(first.port + 1) are all in use"))
+            }
+        }
+    }
+
     @Test func servesAFileOverRealSockets() async throws {
         let tree = try TempTree()
         try tree.write("index.html", "<h1>hi</h1>")
