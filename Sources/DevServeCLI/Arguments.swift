@@ -14,12 +14,12 @@ enum HeaderArgument {
         guard value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
             throw ValidationError("--header '\(text)' has a control character in its value: remove it.")
         }
-        // Set by devserve on its responses (a second one would contradict it), or not allowed in
-        // HTTP/2 responses at all.
+        // Set by devserve on its responses: a second one would contradict it. (HTTP/1.1-only names
+        // such as Keep-Alive are allowed, and left out of HTTP/2 responses.)
         let reserved = [
             "content-length", "transfer-encoding", "connection", "content-range", "content-type", "date", "etag",
             "last-modified", "accept-ranges", "cache-control", "x-content-type-options", "location", "allow",
-            "access-control-allow-origin", "keep-alive", "proxy-connection", "upgrade", "te",
+            "access-control-allow-origin",
         ]
         if reserved.contains(name.lowercased()) {
             throw ValidationError("--header '\(name)' is set by devserve itself and cannot be overridden.")

@@ -41,7 +41,8 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
     static func isConnectionSpecific(_ name: String) -> Bool {
         switch name {
-        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": return true
+        // TE too: only `TE: trailers`, and only in requests (RFC 9113 §8.2.2).
+        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te": return true
         default: return false
         }
     }

@@ -70,10 +70,9 @@ import Testing
         (["--header", "NoColon"], "is not 'Name: value'"),
         (["--header", "Bad Name: x"], "has an invalid name"),
         (["--header", "Content-Length: 5"], "is set by devserve itself"),
-        // Names devserve sets would go out twice; TE is not allowed in HTTP/2 responses.
+        // Names devserve sets would go out twice.
         (["--header", "Content-Type: text/plain"], "is set by devserve itself"),
         (["--header", "cache-control: max-age=9"], "is set by devserve itself"),
-        (["--header", "TE: gzip"], "is set by devserve itself"),
         (["--header", "X-Long: " + String(repeating: "a", count: 5000)], "keep it under 4096"),
         (["--cors", "localhost:3000"], "is not an origin"),
         (["--allow-host", "bad host"], "is not a host name"),
