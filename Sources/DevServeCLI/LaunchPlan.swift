@@ -31,7 +31,13 @@ public struct LaunchPlan: Sendable {
         let root = try Self.resolveRoot(options.root, cwd: cwd)
         var watchRoots = [root]
         for folder in options.watch {
-            let real = try Self.resolveRoot(folder, cwd: cwd)
+            let real: String
+            do {
+                real = try Self.resolveRoot(folder, cwd: cwd)
+            } catch {
+                // The same checks as the root, with the fix that fits --watch.
+                throw CLIError.watchFolder(folder, problem: error)
+            }
             if !watchRoots.contains(real) { watchRoots.append(real) }
         }
         self.watchRoots = options.noReload ? [] : watchRoots

@@ -98,5 +98,14 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: folder.path + "/loop1", withDestinationPath: "loop2")
         try FileManager.default.createSymbolicLink(atPath: folder.path + "/loop2", withDestinationPath: "loop1")
         #expect(throws: CLIError.rootIsALoop("loop1")) { try plan(["loop1"], cwd: folder.path) }
+
+        // --watch gets the same checks, with the fix that fits it.
+        let missing = CLIError.watchFolder("nope", problem: .rootMissing("nope"))
+        #expect(throws: missing) { try plan([".", "--watch", "nope"], cwd: folder.path) }
+        #expect(
+            missing.description == "--watch 'nope' does not exist: pass a folder whose changes should reload pages.")
+        #expect(throws: CLIError.watchFolder("file.txt", problem: .rootIsFile("file.txt"))) {
+            try plan([".", "--watch", "file.txt"], cwd: folder.path)
+        }
     }
 }
