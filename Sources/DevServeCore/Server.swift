@@ -155,6 +155,7 @@ public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
     case portsInUse(first: Int, last: Int)
     case permissionDenied(port: Int)
     case addressUnavailable(host: String)
+    case addressUnsupported(host: String)
     case other(host: String, port: Int, message: String)
 
     init(bindError: any Error, host: String, port: Int) {
@@ -163,6 +164,7 @@ public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
         case EADDRINUSE: self = .portInUse(port: port)
         case EACCES, EPERM: self = .permissionDenied(port: port)
         case EADDRNOTAVAIL, EAFNOSUPPORT: self = .addressUnavailable(host: host)
+        case EINVAL: self = .addressUnsupported(host: host)
         default: self = .other(host: host, port: port, message: "\(bindError)")
         }
     }
@@ -176,6 +178,10 @@ public enum ServerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .permissionDenied(let port):
             return "Port \(port) needs privileges: run with --port 8080 (or any port from 1024), or allow it once "
                 + "with 'sudo setcap cap_net_bind_service=+ep \(invokedAs)'."
+        case .addressUnsupported(let host):
+            return "Cannot listen on \(host): the system does not take it as a listening address (a link-local "
+                + "address needs its interface, an IPv4-mapped one its IPv4 form); use 127.0.0.1, ::1 or an address "
+                + "of this machine."
         case .addressUnavailable(let host):
             return "Cannot listen on \(host): that address is not on this machine; check --host."
         case .other(let host, let port, let message):

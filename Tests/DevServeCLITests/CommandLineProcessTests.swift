@@ -124,6 +124,7 @@ import Testing
         (["--port", "70000"], "--port 70000 is not a port number"),
         (["--host", "bad host!"], "is not an address"),
         (["--host", "203.0.113.7", "--port", "0"], "Cannot listen on 203.0.113.7"),
+        (["--host", "fe80::1", "--port", "0"], "Cannot listen on fe80::1:"),
         (["--header", "oops"], "is not 'Name: value'"),
     ])
     func badInputGetsOneSentenceAndANonZeroExit(_ arguments: [String], _ message: String) throws {

@@ -1,9 +1,21 @@
 import Logging
+import NIOCore
 import Testing
 
 @testable import DevServeCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct SmokeTests {
+    /// bind(2)'s EINVAL (a link-local or IPv4-mapped address) is a sentence, not NIO's raw text.
+    @Test func anAddressTheSystemRefusesIsASentence() {
+        let error = ServerError(bindError: IOError(errnoCode: EINVAL, reason: "bind"), host: "fe80::1", port: 8080)
+        #expect(error == .addressUnsupported(host: "fe80::1"))
+        #expect(error.description.hasPrefix("Cannot listen on fe80::1: the system does not take it"))
+    }
+
     /// When every port devserve would move to is busy, the sentence names the whole range.
     @Test func allPreferredPortsBusyNamesTheRange() async throws {
         let tree = try TempTree()
