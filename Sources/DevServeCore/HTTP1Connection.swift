@@ -355,13 +355,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         ).start()
     }
 
+    /// The file is now shorter than the offset its response must reach.
     private static func wasCutShort(_ file: (handle: NIOFileHandle, end: Int)) -> Bool {
-        let size = try? file.handle.withUnsafeFileDescriptor { descriptor -> Int? in
-            guard case .success(let status) = POSIX.fstat(descriptor) else { return nil }
-            return status.size
-        }
-        guard let size = size ?? nil else { return false }
-        return size < file.end
+        let status = try? file.handle.withUnsafeFileDescriptor { POSIX.fstat($0) }
+        guard case .success(let current) = status else { return false }
+        return current.size < file.end
     }
 
     private func setCork(_ context: ChannelHandlerContext, _ on: Bool) {

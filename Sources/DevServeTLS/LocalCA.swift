@@ -46,19 +46,14 @@ public struct LocalCA: Sendable {
     ) throws(TLSError) -> LeafStatus {
         var wanted = try Self.subjectAltNames(names: names, ipAddresses: ipAddresses)
         let existing = CertificateFiles.read(certPath)
-        // A file there that devserve did not make (mkcert uses the same names) is the user's: never
-        // replaced.
         if access(certPath, F_OK) == 0 {
+            // A file there that devserve did not make (mkcert uses the same names) is the user's:
+            // never replaced.
             guard let existing,
                 let facts = try? OpenSSLCertificates.inspectLeaf(
-                    certificatePEM: existing, keyPEM: nil, issuerPEM: certificatePEM),
+                    certificatePEM: existing, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM),
                 facts.fromADevserveCA
             else { throw .leafNotOurs(path: certPath) }
-        }
-        if let existing,
-            let facts = try? OpenSSLCertificates.inspectLeaf(
-                certificatePEM: existing, keyPEM: CertificateFiles.read(keyPath), issuerPEM: certificatePEM)
-        {
             if Self.isCurrent(facts, wanted: wanted) {
                 // A key left readable by others (copied, or unpacked from an archive) is closed again.
                 _ = chmod(keyPath, 0o600)

@@ -25,7 +25,6 @@ import Testing
             let second = try? await Server.start(
                 configuration: configuration, hosts: ["127.0.0.1"], port: .exact(first.port + 1),
                 logger: Logger(label: "test"), threads: 1)
-            defer { if let second { Task { await second.shutdown() } } }
             do throws(ServerError) {
                 let third = try await Server.start(
                     configuration: configuration, hosts: ["127.0.0.1"], port: .preferred(first.port, attempts: 2),
@@ -36,6 +35,7 @@ import Testing
                 #expect(error == .portsInUse(first: first.port, last: first.port + 1))
                 #expect(error.description.hasPrefix("Ports \(first.port) to \(first.port + 1) are all in use"))
             }
+            await second?.shutdown()
         }
     }
 
