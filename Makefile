@@ -6,6 +6,8 @@ ARGS       ?=
 PORT       ?=
 CONFIG     ?= debug
 BIN         = .build/$(CONFIG)/devserve
+# make install: /usr/local as root, else ~/.local (whose bin/ is on PATH on Debian and Ubuntu).
+PREFIX     ?= $(if $(filter 0,$(shell id -u)),/usr/local,$(HOME)/.local)
 
 # System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
 # tests and benchmarks drive it with.
@@ -16,7 +18,7 @@ TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-seleni
 # h2load comes with nghttp2-client, and openssl s_client checks what each server negotiates.
 BENCH_PACKAGES = wrk nginx-light lighttpd lighttpd-mod-openssl nghttp2-client openssl curl procps python3-venv python3-pip
 
-.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs trust clean help
+.PHONY: all deps test-deps bench-deps build release dev test unit-test format format-check bench fuzz certs trust install uninstall clean help
 
 all: build
 
@@ -29,6 +31,7 @@ help:
 	@echo "make format  format the Swift sources with swift-format"
 	@echo "make certs   create or renew the local CA and certs/localhost*.pem"
 	@echo "make trust   trust the local CA in the system store and browsers (ARGS=--uninstall undoes it)"
+	@echo "make install the release binary into PREFIX/bin (now $(PREFIX)/bin); make uninstall removes it"
 
 # Installs the packages in $(1) that dpkg does not list as installed: apt-get as root, sudo
 # otherwise, and one clear sentence when neither is possible.
@@ -95,6 +98,23 @@ certs: build
 trust: build
 	$(call apt_install,libnss3-tools)
 	$(BIN) trust $(ARGS)
+
+# The release binary, Swift runtime linked in, so it runs on a machine with no Swift. A binary
+# already there that is not devserve's is never overwritten.
+install: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	@dest="$(DESTDIR)$(PREFIX)/bin/devserve"; \
+	if [ -e "$$dest" ] && ! "$$dest" --help 2>/dev/null | grep -q '^USAGE: devserve'; then \
+	  echo "$$dest exists and is not devserve: move it away, or pick another PREFIX=..." >&2; exit 1; fi; \
+	install -d "$(DESTDIR)$(PREFIX)/bin" && install -m 0755 .build/release/devserve "$$dest" && \
+	echo "Installed $$dest; run 'devserve' in any folder to serve it."; \
+	case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "$(PREFIX)/bin is not on your PATH: add it, or call $$dest.";; esac
+
+uninstall:
+	@dest="$(DESTDIR)$(PREFIX)/bin/devserve"; \
+	if [ ! -e "$$dest" ]; then echo "$$dest is not there: nothing to remove."; \
+	elif "$$dest" --help 2>/dev/null | grep -q '^USAGE: devserve'; then rm -f "$$dest" && echo "Removed $$dest."; \
+	else echo "$$dest is not devserve: left alone." >&2; exit 1; fi
 
 FUZZ_SECONDS ?= 60
 fuzz:
