@@ -7,6 +7,7 @@ public struct DevServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "devserve",
         abstract: "Serve a folder for front-end development: correct HTTP, secure defaults, live reload.",
+        discussion: ServeCommand.configuration.discussion,
         version: version,
         subcommands: [ServeCommand.self, CertCommand.self, TrustCommand.self],
         defaultSubcommand: ServeCommand.self

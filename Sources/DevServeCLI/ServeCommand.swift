@@ -13,6 +13,7 @@ public struct ServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve ROOT over HTTP on localhost (the default command).",
+        usage: "devserve [<root>] [<options>]",
         discussion: """
             Listens on 127.0.0.1 and ::1 only unless --lan or --host says otherwise, answers only requests \
             whose Host is localhost, *.localhost, an IP address, this machine's name or an --allow-host, \

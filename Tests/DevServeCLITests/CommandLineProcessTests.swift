@@ -135,6 +135,28 @@ import Testing
         #expect(!server.output.contains("http://"), "nothing is served")
     }
 
+    @Test(arguments: [["--help"], ["-h"], ["help"]])
+    func helpShowsTheServeOptionsFirstThenTheSubcommands(_ arguments: [String]) throws {
+        let result = try Tool.run(DevServeProcess.binary, arguments)
+        #expect(result.status == 0)
+        let text = result.output
+        #expect(text.contains("USAGE: devserve [<root>] [<options>]"), "\(text)")
+        let port = try #require(text.range(of: "-p, --port <port>"), "\(text)")
+        let tls = try #require(text.range(of: "--tls"))
+        let subcommands = try #require(text.range(of: "SUBCOMMANDS:"))
+        #expect(port.lowerBound < subcommands.lowerBound && tls.lowerBound < subcommands.lowerBound)
+        for name in ["serve (default)", "cert", "trust", "--version"] { #expect(text.contains(name), "\(name)") }
+    }
+
+    @Test func helpForEachSubcommandStillWorks() throws {
+        let serve = try Tool.run(DevServeProcess.binary, ["help", "serve"])
+        #expect(serve.status == 0)
+        #expect(serve.output.contains("--no-reload") && !serve.output.contains("SUBCOMMANDS:"), "\(serve.output)")
+        let cert = try Tool.run(DevServeProcess.binary, ["cert", "--help"])
+        #expect(cert.status == 0)
+        #expect(cert.output.contains("--name") && !cert.output.contains("--no-reload"), "\(cert.output)")
+    }
+
     @Test func aRootThatIsAFileIsAnError() throws {
         let folder = try TempFolder()
         try folder.write("page.html", "x")
