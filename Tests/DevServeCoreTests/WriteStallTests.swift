@@ -24,31 +24,6 @@ import Testing
         return tree
     }
 
-    /// A loopback socket whose receive buffer is set before it connects (so the window is small).
-    static func connect(port: Int, receiveBuffer: CInt?) throws -> CInt {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestError("socket failed") }
-        if var size = receiveBuffer {
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
-        }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else {
-            close(descriptor)
-            throw TestError("connect failed: errno \(errno)")
-        }
-        return descriptor
-    }
-
     /// Reads until EOF, an error, a 5 s silence, or the whole body, pausing `pause` microseconds
     /// between reads; returns the body bytes received and whether the server closed.
     static func readAll(_ descriptor: CInt, pause: UInt32 = 0) -> (body: Int, closed: Bool) {
@@ -80,7 +55,8 @@ import Testing
             root: tree.path, configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
         ) { server in
             try await offPool {
-                let descriptor = try Self.connect(port: server.port, receiveBuffer: 4096)
+                let descriptor = try connectTCP(
+                    host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 4096)
                 defer { close(descriptor) }
                 try sendAll(descriptor, Array(Self.request.utf8))
                 // Read nothing for well past the stall limit, then take what is left.
@@ -98,7 +74,8 @@ import Testing
             root: tree.path, configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
         ) { server in
             try await offPool {
-                let descriptor = try Self.connect(port: server.port, receiveBuffer: 64 * 1024)
+                let descriptor = try connectTCP(
+                    host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 64 * 1024)
                 defer { close(descriptor) }
                 try sendAll(descriptor, Array(Self.request.utf8))
                 // Slower than the socket allows (a pause after every read), so the download

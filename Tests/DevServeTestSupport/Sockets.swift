@@ -10,11 +10,17 @@ public struct SocketError: Error, CustomStringConvertible {
 }
 
 /// A connected TCP socket to `host` (an IPv4 or IPv6 literal) and `port`. With `timeoutSeconds`,
-/// reads give up after that long instead of waiting for ever.
-public func connectTCP(host: String, port: Int, timeoutSeconds: Int? = nil) throws -> CInt {
+/// reads give up after that long instead of waiting for ever; `receiveBuffer` sets SO_RCVBUF
+/// before connecting, so the window the client offers stays that small.
+public func connectTCP(
+    host: String, port: Int, timeoutSeconds: Int? = nil, receiveBuffer: CInt? = nil
+) throws -> CInt {
     let isV6 = host.contains(":")
     let descriptor = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw SocketError("socket failed: errno \(errno)") }
+    if var size = receiveBuffer {
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+    }
     if let timeoutSeconds {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
