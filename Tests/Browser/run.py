@@ -383,9 +383,11 @@ class Firefox:
                 f.write(f"user_pref({key!r}, {str(value).lower() if isinstance(value, bool) else repr(value)});\n"
                         .replace("'", '"'))
         if tls:
-            # Firefox makes the profile's NSS database (cert9.db) a moment after it starts.
+            # Firefox makes the profile's NSS database (cert9.db, key4.db) a moment after it starts:
+            # start it once, wait until certutil can read that database, then stop it.
             self.start()
-            self.wait_for_file(os.path.join(self.profile, "cert9.db"), "cert9.db in the new profile")
+            self.wait_for_file(os.path.join(self.profile, "key4.db"), "key4.db in the new profile")
+            self.wait_until_readable()
             self.stop()
             self.trust(server.binary, workdir)
         self.start()
@@ -437,6 +439,16 @@ class Firefox:
                 self.stop()
                 raise RuntimeError(f"no {what} after {timeout:.0f} s\n" + "\n".join(list(self.log)[-10:]))
             time.sleep(0.05)
+
+    def wait_until_readable(self, timeout=30.0):
+        """Until `certutil -L` reads the profile's database (Firefox may still be writing it)."""
+        deadline = time.monotonic() + timeout
+        command = [CERTUTIL, "-L", "-d", f"sql:{self.profile}"]
+        while subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"certutil could not read {self.profile}'s database after {timeout:.0f} s")
+            time.sleep(0.1)
 
     def stop(self):
         if self.process is None:
