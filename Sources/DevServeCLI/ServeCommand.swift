@@ -24,7 +24,10 @@ public struct ServeCommand: AsyncParsableCommand {
     @Argument(help: "The folder to serve.", completion: .directory)
     public var root: String = "."
 
-    @Option(name: .shortAndLong, help: "Port to listen on; 0 picks any free port. Default: 8080, or the next free one.")
+    // Unconditional, so `--port -1` reaches validate() and gets devserve's sentence, not "missing value".
+    @Option(
+        name: .shortAndLong, parsing: .unconditional,
+        help: "Port to listen on; 0 picks any free port. Default: 8080, or the next free one.")
     public var port: Int?
 
     @Option(

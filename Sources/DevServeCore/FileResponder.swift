@@ -17,7 +17,10 @@ public final class FileResponder: Sendable {
     /// The protected real paths as bytes (see `refusal(forRealPath:)`).
     let protectedPaths: Set<[UInt8]>
     /// See `parsedTarget(_:)`.
-    let parsedTargets = Mutex<[TargetKey: ParsedTarget]>([:])
+    let parsedTargets = Mutex(
+        TargetMemo<ParsedTarget>(
+            entryLimit: FileResponder.parsedTargetLimit, byteLimit: FileResponder.parsedTargetBytes,
+            maximumKeyBytes: FileResponder.parsedTargetMaximumKeyBytes))
 
     public static let allowedMethods = "GET, HEAD, OPTIONS"
     /// URL paths under this prefix belong to devserve itself.
@@ -111,8 +114,9 @@ public final class FileResponder: Sendable {
     }
 
     /// Parses a raw target, or finds it parsed already: parsing is pure, and a page asks for the
-    /// same few paths again and again. The memo holds at most `parsedTargetLimit` targets and is
-    /// emptied when full, so a client sending endless new paths cannot grow it.
+    /// same few paths again and again. The memo holds at most `parsedTargetLimit` targets and
+    /// `parsedTargetBytes` bytes and is emptied when full, and never holds a target longer than
+    /// `parsedTargetMaximumKeyBytes`, so a client sending endless new or long paths cannot grow it.
     func parsedTarget(_ uri: Substring) -> Result<ParsedTarget, TargetError> {
         let key = TargetKey(String(uri))
         if let known = parsedTargets.withLock({ $0[key] }) { return .success(known) }
@@ -125,14 +129,16 @@ public final class FileResponder: Sendable {
         let parsed = ParsedTarget(
             target: target, isHidden: Self.hasHiddenSegment(target.segments.lazy.map(\.utf8)),
             path: filePath(target.segments))
-        parsedTargets.withLock { memo in
-            if memo.count >= Self.parsedTargetLimit { memo.removeAll(keepingCapacity: true) }
-            memo[key] = parsed
-        }
+        // The value holds the decoded segments, the file path, and the query (a slice that
+        // keeps the whole raw target alive).
+        let cost = uri.base.utf8.count + parsed.path.utf8.count + target.segments.reduce(0) { $0 + $1.utf8.count }
+        parsedTargets.withLock { $0.insert(parsed, for: key, cost: cost) }
         return .success(parsed)
     }
 
     static let parsedTargetLimit = 4096
+    static let parsedTargetBytes = 4 << 20
+    static let parsedTargetMaximumKeyBytes = 2048
 
     /// A raw target compared by its bytes. String's `==` and hash treat canonically equivalent
     /// spellings as one (`é` and `e` + U+0301), and Linux keeps them as two different file names.

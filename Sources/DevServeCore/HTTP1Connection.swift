@@ -74,6 +74,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// them every `sentFileCheck` and closes the connection (the Content-Length cannot be met).
     private var sentFiles: [(handle: NIOFileHandle, end: Int)] = []
     static let sentFileCheck: TimeAmount = .seconds(1)
+    /// A file body goes to sendfile in regions of this size (see `write`).
+    static let sentRegionBytes = 1 << 20
 
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -302,8 +304,6 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
-            let region = FileRegion(
-                fileHandle: handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
             // Cork while a file goes out, as nginx's tcp_nopush does: the head and the file leave in
             // full segments, and the last partial one when the cork comes off.
             if writesInFlight == 0 { setCork(context, true) }
@@ -313,6 +313,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 timer?.cancel()
                 schedule(context, at: .now() + Self.sentFileCheck)
             }
+            // In regions of `sentRegionBytes`, each completing as it leaves: the write-stall watcher
+            // sees a slow download progress (one region of a whole file completes only at its end).
+            let end = slice.offset + slice.length
+            var start = slice.offset
+            while end - start > Self.sentRegionBytes {
+                let part = FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + Self.sentRegionBytes)
+                context.write(wrapOutboundOut(.fileRegion(part)), promise: nil)
+                start += Self.sentRegionBytes
+            }
+            let region = FileRegion(fileHandle: handle, readerIndex: start, endIndex: end)
             context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] _ in
                 sentFiles.removeAll { $0.handle === handle }
                 try? handle.close()

@@ -18,7 +18,9 @@ import NIOHTTP2
 /// - File bodies go out in chunks (`FileStream`); NIO's flow control holds back each chunk's
 ///   write until the client's window allows it, and the next chunk is read only then.
 /// - A request that sends a body gets its answer, then RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
-/// - With no stream open for `idleTimeout`, the connection says GOAWAY and closes.
+/// - Answers that make no progress for `writeStallTimeout` close the connection (`WriteStallWatcher`).
+/// - With no stream open for `idleTimeout`, the connection says GOAWAY and closes; before the
+///   client's preface has arrived, `headTimeout` bounds it instead (as a first request head).
 final class HTTP2Connection: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -37,6 +39,8 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// This handler's place in the pipeline while it is in one (for `wroteFrame`).
     private var context: ChannelHandlerContext?
     private var idleDeadline = NIODeadline.distantFuture
+    /// A frame from the client has arrived (its preface): the idle timeout replaces the head timeout.
+    private var heardPreface = false
 
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
     static func isConnectionSpecific(_ name: String) -> Bool {
@@ -73,12 +77,14 @@ final class HTTP2Connection: ChannelInboundHandler {
             NIOHTTP2Handler(
                 mode: .server, frameDelegate: connection, connectionConfiguration: .init(),
                 streamConfiguration: .init()))
+        // In front of the connection, so DATA frames that flow control holds back count as stalled.
+        try pipeline.addHandler(WriteStallWatcher(limit: responder.configuration.limits.writeStallTimeout))
         try pipeline.addHandler(connection)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        armIdleTimer(context)
+        armIdleTimer(context, after: responder.configuration.limits.headTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -108,6 +114,10 @@ final class HTTP2Connection: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if !heardPreface {
+            heardPreface = true
+            armIdleTimer(context)
+        }
         switch frame.payload {
         case .headers(let headers):
             // Only a stream's first HEADERS is a request; later ones are trailers.
@@ -321,8 +331,8 @@ final class HTTP2Connection: ChannelInboundHandler {
 
     /// Moves the idle deadline; one timer checks it and re-arms itself when it moved, so a busy
     /// connection schedules nothing per stream.
-    private func armIdleTimer(_ context: ChannelHandlerContext) {
-        idleDeadline = context.eventLoop.now + responder.configuration.limits.idleTimeout
+    private func armIdleTimer(_ context: ChannelHandlerContext, after amount: TimeAmount? = nil) {
+        idleDeadline = context.eventLoop.now + (amount ?? responder.configuration.limits.idleTimeout)
         if idleTimer == nil { scheduleIdleCheck(context) }
     }
 

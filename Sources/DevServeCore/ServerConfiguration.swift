@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
         public var headTimeout: TimeAmount = .seconds(10)
         /// Time an idle keep-alive connection is kept.
         public var idleTimeout: TimeAmount = .seconds(60)
+        /// A connection whose answers make no progress for this long (the client stopped
+        /// reading) is closed; a client that reads, however slowly, is not.
+        public var writeStallTimeout: TimeAmount = .seconds(60)
         /// How long a long poll waits for a change before answering 204.
         public var pollTimeout: TimeAmount = .seconds(25)
         /// Open connections at most; past it the server stops accepting until one closes.

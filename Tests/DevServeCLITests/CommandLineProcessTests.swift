@@ -122,6 +122,7 @@ import Testing
     @Test(arguments: [
         (["/definitely/not/here"], "The folder '/definitely/not/here' does not exist"),
         (["--port", "70000"], "--port 70000 is not a port number"),
+        (["--port", "-1"], "--port -1 is not a port number"),
         (["--host", "bad host!"], "is not an address"),
         (["--host", "203.0.113.7", "--port", "0"], "Cannot listen on 203.0.113.7"),
         (["--host", "fe80::1", "--port", "0"], "Cannot listen on fe80::1:"),

@@ -13,10 +13,10 @@ import Testing
         let tree: TempTree
         let channel: EmbeddedChannel
 
-        init() throws {
+        init(limits: ServerConfiguration.Limits = .init()) throws {
             tree = try TempTree()
             _ = try tree.write("a.txt", "alpha")
-            let configuration = ServerConfiguration(root: try TestServer.realPath(tree.path))
+            let configuration = ServerConfiguration(root: try TestServer.realPath(tree.path), limits: limits)
             channel = EmbeddedChannel()
             try HTTP2Connection.install(
                 on: channel.pipeline.syncOperations, responder: FileResponder(configuration: configuration),
@@ -80,6 +80,53 @@ import Testing
         try wire.send(Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
         #expect(try wire.frames().contains { $0.type == 0x7 })
         #expect(!wire.channel.isActive)
+    }
+
+    /// A client that negotiated h2 and never sends its preface is closed after the head timeout,
+    /// not kept for the idle timeout.
+    @Test func aConnectionWithoutPrefaceClosesAfterTheHeadTimeout() throws {
+        var limits = ServerConfiguration.Limits()
+        limits.headTimeout = .seconds(1)
+        limits.idleTimeout = .seconds(60)
+        let wire = try Wire(limits: limits)
+        wire.channel.embeddedEventLoop.advanceTime(by: .milliseconds(900))
+        #expect(wire.channel.isActive)
+        wire.channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!wire.channel.isActive, "closed after headTimeout (1 s), not idleTimeout (60 s)")
+    }
+
+    /// Once the preface has arrived, an idle connection is kept for the idle timeout.
+    @Test func aConnectionWithPrefaceIsKeptForTheIdleTimeout() throws {
+        var limits = ServerConfiguration.Limits()
+        limits.headTimeout = .seconds(1)
+        limits.idleTimeout = .seconds(5)
+        let wire = try Wire(limits: limits)
+        try wire.send(Self.preface + Self.frame(type: 0x4, stream: 0))
+        wire.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(wire.channel.isActive)
+        wire.channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        #expect(!wire.channel.isActive)
+    }
+
+    /// A client that opens its window to 0 and asks for many large files holds them only until
+    /// the write-stall limit: no DATA can leave, so the connection is closed.
+    @Test func aZeroWindowWithManyStreamsIsClosedAfterTheStallLimit() throws {
+        var limits = ServerConfiguration.Limits()
+        limits.writeStallTimeout = .seconds(1)
+        let wire = try Wire(limits: limits)
+        _ = try wire.tree.write("big.bin", String(repeating: "b", count: 1 << 20))
+        let windowZero = Self.frame(type: 0x4, stream: 0, [0x00, 0x04, 0, 0, 0, 0])  // INITIAL_WINDOW_SIZE 0
+        var requests: [UInt8] = []
+        for stream in stride(from: UInt32(1), through: 99, by: 2) {
+            requests += Self.get(stream: stream, path: "/big.bin")
+        }
+        try wire.send(Self.preface + windowZero + requests)
+        let headers = try wire.frames().filter { $0.type == 0x1 }
+        #expect(headers.count == 50, "every stream got its HEADERS")
+        wire.channel.embeddedEventLoop.advanceTime(by: .milliseconds(900))
+        #expect(wire.channel.isActive)
+        wire.channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!wire.channel.isActive, "a connection whose answers cannot leave is closed")
     }
 
     @Test func aStreamErrorResetsOnlyThatStream() throws {
