@@ -12,8 +12,10 @@ PREFIX     ?= $(if $(filter 0,$(shell id -u)),/usr/local,$(HOME)/.local)
 # System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
 # tests and benchmarks drive it with.
 DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
-# The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3).
-TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-selenium libnss3-tools
+# The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3), and
+# firefox-esr over Marionette with marionette-driver from PyPI, in a venv (Debian has no geckodriver).
+TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-selenium libnss3-tools firefox-esr python3-venv
+BROWSER_VENV   = .build/browser-venv
 # TLS benchmarks: lighttpd-mod-openssl is only a Recommends of lighttpd (apt_install skips those),
 # h2load comes with nghttp2-client, and openssl s_client checks what each server negotiates.
 BENCH_PACKAGES = wrk nginx-light lighttpd lighttpd-mod-openssl nghttp2-client openssl curl procps python3-venv python3-pip
@@ -56,6 +58,8 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
+	@$(BROWSER_VENV)/bin/python -c "import marionette_driver" 2>/dev/null || \
+	  { /usr/bin/python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q marionette-driver; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_PACKAGES))
@@ -77,6 +81,8 @@ test: test-deps format-check
 	$(SWIFT) test --skip-build --parallel
 	/usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve
 	/usr/bin/python3 Tests/Browser/run.py --binary .build/debug/devserve --tls
+	$(BROWSER_VENV)/bin/python Tests/Browser/run.py --browser firefox --binary .build/debug/devserve
+	$(BROWSER_VENV)/bin/python Tests/Browser/run.py --browser firefox --binary .build/debug/devserve --tls
 
 format:
 	$(SWIFT) format format --in-place --recursive --parallel Package.swift Sources Tests

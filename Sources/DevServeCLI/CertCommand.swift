@@ -12,10 +12,10 @@ public struct CertCommand: ParsableCommand {
         abstract: "Create or renew the local CA and certs/localhost.pem + certs/localhost-key.pem.",
         discussion: """
             The CA lives in $XDG_DATA_HOME/devserve/ (else ~/.local/share/devserve/), outside every \
-            project; the leaf covers localhost, *.localhost, 127.0.0.1 and ::1, plus each --name, and \
-            keeps the names it already has. OpenSSL and curl do not match *.localhost, so give a name \
-            such as app.localhost with --name. Names must be localhost names and addresses loopback or \
-            private: the CA may sign nothing else.
+            project; the leaf covers localhost, 127.0.0.1 and ::1, plus each --name, and keeps the \
+            names it already has. Give each host name exactly (--name app.localhost); a wildcard needs \
+            two labels above localhost (*.app.localhost), since Firefox rejects *.localhost. Names \
+            must be localhost names and addresses loopback or private: the CA may sign nothing else.
             """
     )
 

@@ -57,6 +57,13 @@ extension TrustStores {
             if database.folder == created { outcome.detail = "created it, then " + outcome.detail }
             outcomes.append(outcome)
         }
+        for profile in firefoxProfilesWithoutDatabase() {
+            outcomes.append(
+                TrustOutcome(
+                    store: "Firefox profile \(profile)", kind: .notApplicable,
+                    detail: "has no NSS database (cert9.db) yet: start Firefox once, then run \(invokedAs) trust again."
+                ))
+        }
         return outcomes
     }
 

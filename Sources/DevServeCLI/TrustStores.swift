@@ -6,6 +6,7 @@
 //                                  `update-ca-certificates` or `update-ca-trust extract`. With the anchors
 //                                  overridden and this unset, no update command runs at all.
 //   HOME                           where NSS databases are searched (~/.pki/nssdb, Firefox profiles)
+//   XDG_CONFIG_HOME                where Firefox 147+ keeps profiles.ini (mozilla/firefox), default ~/.config
 //   PATH                           where certutil and the update command are found (plus the sbin folders)
 import DevServeTLS
 
@@ -18,7 +19,7 @@ struct TrustStores: Sendable, Equatable {
     static let anchorsVariable = "DEVSERVE_TRUST_SYSTEM_ANCHORS"
     static let updateCommandVariable = "DEVSERVE_TRUST_UPDATE_COMMAND"
     /// The environment variables `init(environment:)` reads.
-    static let environmentKeys = ["HOME", "PATH", anchorsVariable, updateCommandVariable]
+    static let environmentKeys = ["HOME", "PATH", "XDG_CONFIG_HOME", anchorsVariable, updateCommandVariable]
 
     /// The operating system's store: a folder of anchor files and the command that rebuilds the bundle.
     struct SystemStore: Sendable, Equatable {
@@ -46,6 +47,8 @@ struct TrustStores: Sendable, Equatable {
     var system: SystemStore?
     /// The home folder NSS databases are searched under; nil where HOME is unset.
     var home: String?
+    /// XDG_CONFIG_HOME when set to an absolute path; nil means `~/.config`.
+    var configHome: String?
     /// Where certutil and the update command are looked up.
     var searchFolders: [String]
     /// Under sudo, the invoking user: their NSS databases are left for them to change.
@@ -61,6 +64,7 @@ struct TrustStores: Sendable, Equatable {
     init(environment: [String: String]) {
         searchFolders = ProgramRunner.searchFolders(path: environment["PATH"])
         home = environment["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         let updateOverride = environment[Self.updateCommandVariable].map {
             $0.split(separator: " ").map(String.init)
         }
@@ -87,18 +91,80 @@ struct TrustStores: Sendable, Equatable {
     /// `~/.pki/nssdb`: Chromium's and Chrome's database on Linux, made by `trust` when missing.
     var sharedDatabaseFolder: String? { home.map { CertificateFiles.join($0, ".pki/nssdb") } }
 
+    /// Every folder Firefox keeps profiles in: `$XDG_CONFIG_HOME/mozilla/firefox` (Firefox 147+),
+    /// the legacy `~/.mozilla/firefox`, and snap's and flatpak's copies of both.
+    var firefoxRoots: [String] {
+        guard let home else { return [] }
+        let config = configHome ?? CertificateFiles.join(home, ".config")
+        return [CertificateFiles.join(config, "mozilla/firefox")]
+            + [
+                ".mozilla/firefox", "snap/firefox/common/.mozilla/firefox",
+                "snap/firefox/common/.config/mozilla/firefox", ".var/app/org.mozilla.firefox/.mozilla/firefox",
+                ".var/app/org.mozilla.firefox/config/mozilla/firefox",
+            ].map { CertificateFiles.join(home, $0) }
+    }
+
+    /// Every Firefox profile folder: each `Path=` of each root's profiles.ini (relative to the root
+    /// unless `IsRelative=0`), plus any folder in a root that already holds an NSS database.
+    func firefoxProfiles() -> [String] {
+        var profiles: [String] = []
+        for root in firefoxRoots {
+            let ini = CertificateFiles.read(CertificateFiles.join(root, "profiles.ini")) ?? []
+            for path in Self.profilePaths(ini: String(decoding: ini, as: UTF8.self)) {
+                profiles.append(path.hasPrefix("/") ? path : CertificateFiles.join(root, path))
+            }
+            profiles += TrustFiles.subfolders(of: root).filter {
+                TrustFiles.exists(CertificateFiles.join($0, "cert9.db"))
+                    || TrustFiles.exists(CertificateFiles.join($0, "cert8.db"))
+            }
+        }
+        var seen: Set<String> = []
+        return profiles.filter { seen.insert($0).inserted }
+    }
+
+    /// The `Path=` of each `[Profile…]` section of a profiles.ini, absolute where `IsRelative=0`
+    /// and the path is absolute, else as written (relative to the ini's folder).
+    static func profilePaths(ini: String) -> [String] {
+        var paths: [String] = []
+        var inProfile = false
+        var path: String?
+        var relative = true
+        func finish() {
+            if inProfile, let path, !path.isEmpty, relative || path.hasPrefix("/") {
+                paths.append(relative ? String(path.drop { $0 == "/" }) : path)
+            }
+            path = nil
+            relative = true
+        }
+        func trimmed(_ text: Substring) -> Substring {
+            var text = text
+            while text.first?.isWhitespace == true { text.removeFirst() }
+            while text.last?.isWhitespace == true { text.removeLast() }
+            return text
+        }
+        for raw in ini.split(whereSeparator: \.isNewline) {
+            let line = trimmed(raw)
+            if line.hasPrefix("[") {
+                finish()
+                inProfile = line.hasPrefix("[Profile")
+            } else if let equals = line.firstIndex(of: "=") {
+                let key = trimmed(line[..<equals])
+                let value = String(trimmed(line[line.index(after: equals)...]))
+                if key == "Path" { path = value }
+                if key == "IsRelative" { relative = value != "0" }
+            }
+        }
+        finish()
+        return paths
+    }
+
     /// Every NSS database under HOME: ~/.pki/nssdb, snap Chromium's, and each Firefox profile
-    /// (deb, snap and flatpak) holding cert9.db (sql:) or the older cert8.db (dbm:).
+    /// holding cert9.db (sql:) or the older cert8.db (dbm:).
     func nssDatabases() -> [NSSDatabase] {
         guard let home else { return [] }
-        var candidates = [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map {
-            ("Chromium", CertificateFiles.join(home, $0))
-        }
-        for profiles in [
-            ".mozilla/firefox", "snap/firefox/common/.mozilla/firefox", ".var/app/org.mozilla.firefox/.mozilla/firefox",
-        ] {
-            candidates += TrustFiles.subfolders(of: CertificateFiles.join(home, profiles)).map { ("Firefox", $0) }
-        }
+        let candidates =
+            [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map { ("Chromium", CertificateFiles.join(home, $0)) }
+            + firefoxProfiles().map { ("Firefox", $0) }
         return candidates.compactMap { browser, folder in
             if TrustFiles.exists(CertificateFiles.join(folder, "cert9.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .sql)
@@ -107,6 +173,14 @@ struct TrustStores: Sendable, Equatable {
                 return NSSDatabase(browser: browser, folder: folder, format: .dbm)
             }
             return nil
+        }
+    }
+
+    /// Firefox profiles named in a profiles.ini that have no NSS database yet (Firefox never started there).
+    func firefoxProfilesWithoutDatabase() -> [String] {
+        firefoxProfiles().filter {
+            !TrustFiles.exists(CertificateFiles.join($0, "cert9.db"))
+                && !TrustFiles.exists(CertificateFiles.join($0, "cert8.db"))
         }
     }
 

@@ -27,7 +27,7 @@ public struct LocalCA: Sendable {
     let certificatePEM: [UInt8]
     let keyPEM: [UInt8]
 
-    /// Makes sure `certPath` and `keyPath` hold a leaf from this CA for localhost, *.localhost,
+    /// Makes sure `certPath` and `keyPath` hold a leaf from this CA for localhost,
     /// 127.0.0.1, ::1 and the given names and addresses, valid for more than 30 more days. Names must
     /// be `localhost` or end in `.localhost` and addresses loopback or private, as the CA's
     /// nameConstraints require; anything else is refused.
@@ -122,16 +122,18 @@ public struct LocalCA: Sendable {
         else { return [] }
         let names = facts.subjectAltNames.filter { $0.hasPrefix("DNS:") }.map { String($0.dropFirst(4)) }
         let addresses = facts.subjectAltNames.filter { $0.hasPrefix("IP:") }.map { String($0.dropFirst(3)) }
-        let first = ["localhost", "*.localhost"].filter(names.contains)
+        let first = ["localhost"].filter(names.contains)
         return first + names.filter { !first.contains($0) }.sorted() + addresses.sorted()
     }
 
-    /// From this CA, with its key, started, not about to expire, and covering every wanted name
-    /// (more names are fine).
+    /// From this CA, with its key, started, not about to expire, covering every wanted name (more
+    /// names are fine) and holding no name the CA no longer signs: a leaf from before with
+    /// `*.localhost`, which Firefox refuses (SEC_ERROR_BAD_DER), is renewed without it.
     private static func isCurrent(_ facts: OpenSSLCertificates.LeafFacts, wanted: WantedNames) -> Bool {
         facts.signedByIssuer && facts.keyMatches && facts.hasStarted
             && facts.secondsUntilExpiry > CertificateAuthority.renewalWindowSeconds
             && facts.subjectAltNames.isSuperset(of: wanted.entries)
+            && facts.subjectAltNames.allSatisfy { !$0.hasPrefix("DNS:") || isPermittedName(String($0.dropFirst(4))) }
     }
 
     /// `wanted` plus the permitted `DNS:` and `IP:` entries of `entries` it lacks.
@@ -161,8 +163,11 @@ public struct LocalCA: Sendable {
     /// The leaf's names: the defaults then the given ones, lower-cased, checked and without repeats.
     static func subjectAltNames(names: [String], ipAddresses: [String]) throws(TLSError) -> WantedNames {
         var dnsNames: [String] = []
-        for name in ["localhost", "*.localhost"] + names {
+        for name in ["localhost"] + names {
             let lowered = name.lowercased()
+            if lowered.hasPrefix("*.") && isPermittedName("x" + lowered.dropFirst()) && !isPermittedName(lowered) {
+                throw .wildcardTooBroad(name)
+            }
             guard isPermittedName(lowered) else { throw .nameNotAllowed(name) }
             if !dnsNames.contains(lowered) { dnsNames.append(lowered) }
         }
@@ -180,12 +185,13 @@ public struct LocalCA: Sendable {
     }
 
     /// `localhost` or a name ending in `.localhost` of letters, digits and hyphens, with `*` allowed
-    /// only as the whole first label.
+    /// only as the whole first label of a name at least two labels above `localhost`
+    /// (`*.app.localhost`, never `*.localhost`: mozilla::pkix takes that for malformed).
     static func isPermittedName(_ name: String) -> Bool {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard name.count <= 253, labels.last == "localhost" else { return false }
         for (index, label) in labels.enumerated() {
-            if label == "*" && index == 0 && labels.count > 1 { continue }
+            if label == "*" && index == 0 && labels.count > 2 { continue }
             guard !label.isEmpty, label.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
                 label.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" })
             else { return false }

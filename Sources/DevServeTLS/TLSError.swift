@@ -11,6 +11,8 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case fileNotWritable(path: String, reason: String)
     /// A DNS name the local CA may not sign (its nameConstraints allow only localhost names).
     case nameNotAllowed(String)
+    /// A wildcard directly above `localhost` (`*.localhost`), which Firefox rejects as malformed.
+    case wildcardTooBroad(String)
     /// An IP address that is malformed or outside loopback and private ranges.
     case addressNotAllowed(String)
     /// Neither XDG_DATA_HOME nor HOME says where the CA should live.
@@ -56,6 +58,10 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "Delete both to make a new CA, then run `devserve trust` again."
         case .fileNotWritable(let path, let reason):
             return "The file '\(path)' could not be written: \(reason). Check that its folder exists and is writable."
+        case .wildcardTooBroad(let name):
+            let example = "app." + name.drop { $0 != "." }.dropFirst()
+            return "The name '\(name)' cannot go in the certificate: Firefox rejects a wildcard directly above "
+                + "'localhost', so name each host exactly instead (use --name \(example))."
         case .nameNotAllowed(let name):
             return "The name '\(name)' cannot go in the certificate: the local CA only signs 'localhost' and names "
                 + "ending in '.localhost', so browsers would reject it. Use a name like 'app.localhost'."

@@ -42,8 +42,19 @@ import Testing
         #expect(try plain.waitForExit() == 0)
         #expect(
             plain.output.contains(
-                "(current, left as it is) for localhost, *.localhost, app.localhost, 127.0.0.1, 192.168.1.20, ::1"),
+                "(current, left as it is) for localhost, app.localhost, 127.0.0.1, 192.168.1.20, ::1"),
             "\(plain.output)")
+    }
+
+    @Test func aWildcardDirectlyAboveLocalhostIsRefusedWithTheExactName() throws {
+        let project = try TempFolder()
+        let data = try TempFolder()
+        let refused = try DevServeProcess(
+            ["cert", "--name", "*.localhost"], workingDirectory: project.path,
+            environment: ["XDG_DATA_HOME": data.path])
+        #expect(try refused.waitForExit() != 0)
+        #expect(refused.errorOutput.contains("(use --name app.localhost)."), "stderr: \(refused.errorOutput)")
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/certs/localhost.pem"))
     }
 
     @Test func aNameTheCACannotSignIsRefusedWithASentence() throws {

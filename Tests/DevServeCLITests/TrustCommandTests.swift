@@ -49,6 +49,71 @@ import Testing
         #expect(sandbox.updateRuns == 2)
     }
 
+    /// Firefox 147+ keeps profiles.ini under $XDG_CONFIG_HOME/mozilla/firefox; its profiles may be
+    /// relative to it or anywhere (IsRelative=0). Each one with a cert9.db is changed and named; one
+    /// Firefox never started in gets the sentence that says what to do.
+    @Test func firefoxProfilesListedInEveryProfilesIniAreTrustedAndUntrusted() throws {
+        let sandbox = try TrustSandbox()
+        let root = sandbox.home + "/.config/mozilla/firefox"
+        let relative = root + "/Profiles/k3j2.default-release"
+        let elsewhere = sandbox.folder.path + "/elsewhere/work profile"
+        let fresh = root + "/Profiles/never.started"
+        try Certutil.makeDatabase("sql:" + relative)
+        try Certutil.makeDatabase("sql:" + elsewhere)
+        try FileManager.default.createDirectory(atPath: fresh, withIntermediateDirectories: true)
+        try sandbox.folder.write(
+            "home/.config/mozilla/firefox/profiles.ini",
+            """
+            [General]
+            StartWithLastProfile=1
+            Version=2
+
+            [Profile0]
+            Name=default-release
+            IsRelative=1
+            Path=Profiles/k3j2.default-release
+            Default=1
+
+            [Profile1]
+            Name=work
+            IsRelative=0
+            Path=\(elsewhere)
+
+            [Profile2]
+            Name=fresh
+            IsRelative=1
+            Path=Profiles/never.started
+
+            """)
+
+        let first = try sandbox.run(["trust"])
+        #expect(first.status == 0, "\(first.output)\(first.error)")
+        for profile in [relative, elsewhere] {
+            let entry = try #require(
+                try Certutil.ours(in: "sql:" + profile), "no devserve CA in \(profile)\n\(first.output)")
+            #expect(entry.trust == "C,,")
+            #expect(first.output.contains("Firefox NSS database \(profile): added \"\(entry.nickname)\""))
+        }
+        let freshLine = first.output.split(separator: "\n").first { $0.hasPrefix("Firefox profile \(fresh): ") }
+        #expect(
+            freshLine?.contains(": has no NSS database (cert9.db) yet: start Firefox once, then run ") == true
+                && freshLine?.hasSuffix("devserve trust again.") == true, "\(first.output)")
+
+        let removal = try sandbox.run(["trust", "--uninstall"])
+        #expect(removal.status == 0, "\(removal.output)\(removal.error)")
+        for profile in [relative, elsewhere] {
+            #expect(try Certutil.ours(in: "sql:" + profile) == nil)
+            #expect(removal.output.contains("Firefox NSS database \(profile): removed"))
+        }
+    }
+
+    @Test func profilesIniPathsHonourIsRelative() {
+        let ini =
+            "[General]\nVersion=2\n\n[Profile1]\nPath=/abs/p\nIsRelative=0\n[Profile0]\r\nName=x\r\n"
+            + "IsRelative=1\r\nPath=Profiles/a b\r\n[Install4F96D1932A9F858E]\nDefault=Profiles/a b\n"
+        #expect(TrustStores.profilePaths(ini: ini) == ["/abs/p", "Profiles/a b"])
+    }
+
     /// `sudo devserve trust` (root, with SUDO_UID of the user who asked): that user's CA goes into
     /// the system store; their NSS databases are left for them; root never makes their CA.
     @Test func underSudoTheInvokingUsersCAGoesIntoTheSystemStoreOnly() throws {
@@ -227,7 +292,8 @@ struct TrustSandbox {
         status: Int32, output: String, error: String
     ) {
         let stores = [
-            "HOME": home, "XDG_DATA_HOME": folder.path + "/data", "DEVSERVE_TRUST_SYSTEM_ANCHORS": anchors,
+            "HOME": home, "XDG_DATA_HOME": folder.path + "/data", "XDG_CONFIG_HOME": home + "/.config",
+            "DEVSERVE_TRUST_SYSTEM_ANCHORS": anchors,
             "DEVSERVE_TRUST_UPDATE_COMMAND": script,
         ]
         let process = try DevServeProcess(arguments, environment: stores.merging(environment) { $1 })

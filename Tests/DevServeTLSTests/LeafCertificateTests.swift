@@ -23,8 +23,10 @@ import Testing
             #expect(text.contains("X509v3 Subject Key Identifier"))
             #expect(
                 text.contains(
-                    "DNS:localhost, DNS:*.localhost, DNS:app.localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, "
+                    "DNS:localhost, DNS:app.localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, "
                         + "IP Address:192.168.1.20"))
+            // Firefox refuses `*.localhost` under the name-constrained CA (SEC_ERROR_BAD_DER).
+            #expect(!text.contains("*.localhost"))
             #expect(try validityDays(cert) == 397)
 
             let verify = try openssl(["verify", "-CAfile", ca.certificatePath, cert])
@@ -32,7 +34,6 @@ import Testing
             #expect(verify.output.contains("\(cert): OK"))
 
             // The name constraints hold when OpenSSL checks a name and an address against the chain.
-            // (OpenSSL itself never matches `*.localhost`: it refuses wildcards one label above a TLD.)
             let host = try openssl(["verify", "-CAfile", ca.certificatePath, "-verify_hostname", "app.localhost", cert])
             #expect(host.status == 0, "\(host.output)")
             let address = try openssl(["verify", "-CAfile", ca.certificatePath, "-verify_ip", "192.168.1.20", cert])
@@ -174,6 +175,57 @@ import Testing
                 #expect(try String(contentsOfFile: cert, encoding: .utf8) == contents)
                 #expect(try Data(contentsOf: URL(fileURLWithPath: key)) == keyBefore)
             }
+        }
+    }
+
+    /// A leaf made before with `*.localhost` (which Firefox rejects as malformed) is renewed on the
+    /// next call, keeping its other names, and without the wildcard.
+    @Test func aLeafWithTheOneLabelWildcardIsRenewedWithoutIt() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            let cert = root + "/localhost.pem"
+            let key = root + "/localhost-key.pem"
+            let old = try OpenSSLCertificates.issue(
+                commonName: "localhost", validityDays: 397,
+                extensions: [
+                    .init(kind: .basicConstraints, value: "critical,CA:FALSE"),
+                    .init(kind: .keyUsage, value: "critical,digitalSignature"),
+                    .init(kind: .extendedKeyUsage, value: "serverAuth"),
+                    .init(
+                        kind: .subjectAltName,
+                        value: "DNS:localhost,DNS:*.localhost,DNS:app.localhost,IP:127.0.0.1,IP:::1,IP:192.168.1.20"),
+                    .init(kind: .subjectKeyIdentifier, value: "hash"),
+                    .init(kind: .authorityKeyIdentifier, value: "keyid:always"),
+                ],
+                issuer: .init(certificatePEM: ca.certificatePEM, keyPEM: ca.keyPEM))
+            try Data(old.certificatePEM).write(to: URL(fileURLWithPath: cert))
+            try Data(old.keyPEM).write(to: URL(fileURLWithPath: key))
+
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .renewed)
+            let text = try certificateText(cert)
+            #expect(!text.contains("*.localhost"), "\(text)")
+            #expect(ca.namesInLeaf(at: cert) == ["localhost", "app.localhost", "127.0.0.1", "192.168.1.20", "::1"])
+            #expect(try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: []) == .current)
+        }
+    }
+
+    /// `*.localhost` is refused with the exact-name form to use instead; `*.app.localhost` is fine.
+    @Test func aWildcardDirectlyAboveLocalhostIsRefusedWithTheExactNameForm() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            let cert = root + "/localhost.pem"
+            #expect(throws: TLSError.wildcardTooBroad("*.localhost")) {
+                try ca.ensureLeaf(certPath: cert, keyPath: root + "/key.pem", names: ["*.localhost"], ipAddresses: [])
+            }
+            #expect(!FileManager.default.fileExists(atPath: cert))
+            #expect(
+                TLSError.wildcardTooBroad("*.localhost").description
+                    == "The name '*.localhost' cannot go in the certificate: Firefox rejects a wildcard directly "
+                    + "above 'localhost', so name each host exactly instead (use --name app.localhost).")
+            let status = try ca.ensureLeaf(
+                certPath: cert, keyPath: root + "/key.pem", names: ["*.app.localhost"], ipAddresses: [])
+            #expect(status == .created)
+            #expect(ca.namesInLeaf(at: cert).contains("*.app.localhost"))
         }
     }
 
