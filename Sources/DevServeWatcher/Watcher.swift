@@ -24,6 +24,10 @@ public final class Watcher: Sendable {
         /// ...unless it is a burst still gaining new paths (a checkout, a build, on a disk too slow
         /// to write it within `maximumDelay`): then at most this long after its first event.
         public var burstLimit: Duration = .seconds(5)
+        /// A batch of 8 paths or more (a build, a checkout) is published after this long without
+        /// events instead of `quiet`, so a writer that stalls for a moment on a busy machine is
+        /// still one notice.
+        public var burstQuiet: Duration = .milliseconds(100)
         /// Poll every folder instead of using inotify (network mounts, WSL's /mnt drives).
         public var forcePolling = false
         /// How often polled folders are scanned.
@@ -33,6 +37,9 @@ public final class Watcher: Sendable {
         public var openCreateGrace: Duration = .seconds(1)
         /// Tests: the kernel pretends to run out of watches (ENOSPC) after this many.
         var watchLimitForTesting: Int?
+        /// Tests: each listing of a folder that has just appeared takes this much longer (a slow
+        /// disk, a busy machine).
+        var listingDelayForTesting: Duration?
         /// Tests: called on the watcher thread once every root is watched or polled.
         var onReadyForTesting: (@Sendable () -> Void)?
 

@@ -276,6 +276,46 @@ struct WatcherTests {
         #expect(burst.first?.changes.count == expected.count)
     }
 
+    /// `mkdir dist` and a build writing 500 files into it: the files the watcher finds by listing
+    /// the new folder, and those it hears of while it lists, join the batch as every other event
+    /// does, so the folder and all its files are one notice. With a listing made slow (a slow
+    /// disk, a busy machine; longer than a burst's quiet) and a writer at a build's steady pace,
+    /// every event must count from when it was read, not from when the listing began.
+    @Test(arguments: [Duration.zero, .milliseconds(300)])
+    func fiveHundredFilesWrittenIntoAFolderMadeJustBeforeAreExactlyOneBatch(listingDelay: Duration) async throws {
+        let grace = Duration.milliseconds(500)
+        let watched = try await WatchedFolder { options in
+            options.openCreateGrace = grace
+            options.listingDelayForTesting = listingDelay
+        }
+        defer { watched.watcher.stop() }
+
+        let names = (0..<500).map { "fresh/file-\($0).html" }
+        try watched.folder.makeFolder("fresh")
+        for name in names {
+            try watched.folder.write(name, "<p>\(name)</p>")
+            if listingDelay > .zero { usleep(1000) }
+        }
+        var expected = Set(names.map { FileChange(path: watched.path($0), kind: .created) })
+        expected.insert(FileChange(path: watched.path("fresh"), kind: .created))
+        let complete = await watched.recorder.wait(timeout: .seconds(10)) { batches in
+            expected.isSubset(of: Set(batches.flatMap(\.changes)))
+        }
+        #expect(complete, "not every file was reported")
+        // Whatever else this burst brings is recorded before a sentinel written now, and a name
+        // waiting for its close is reported within the grace: past both, nothing more can come.
+        try await watched.settle()
+        try await Task.sleep(for: grace + Watcher.Options().maximumDelay)
+        let burst = watched.recorder.all.filter { batch in
+            batch.changes.contains { $0.path.hasPrefix(watched.path("fresh")) }
+        }
+        #expect(burst.count == 1, "the burst came out as \(burst.count) batches of \(burst.map(\.changes.count))")
+        let batch = Set(burst.first?.changes ?? [])
+        let holdsThemAll = batch == expected
+        #expect(
+            holdsThemAll, "\(expected.subtracting(batch).count) missing, \(batch.subtracting(expected).count) extra")
+    }
+
     @Test func aQueueOverflowIsOneFullBatch() async throws {
         let text = try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)
         let queueLength = text.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 16_384
