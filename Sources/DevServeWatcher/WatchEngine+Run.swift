@@ -12,6 +12,8 @@ extension WatchEngine {
         while !stop.isRequested {
             wait(until: nextDeadline, stop: stop)
             if stop.isRequested { break }
+            stop.drainWakeups()
+            learnServedFiles()
             // Each step reads the clock afresh: one made long by a big listing must not make the
             // next think time stood still.
             drainEvents()

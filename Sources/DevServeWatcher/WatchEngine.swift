@@ -20,6 +20,7 @@ final class WatchEngine {
         var options: Watcher.Options
         var logger: Logger
         var onBatch: @Sendable (ChangeBatch) -> Void
+        var served: ServedFiles
     }
 
     struct Folder {
@@ -219,6 +220,8 @@ final class WatchEngine {
     /// content did not change. Nothing is published when nothing is left.
     func publishIfDue(at now: Instant) {
         guard let batch = coalescer.takeIfDue(at: now) else { return }
+        // A file served before a save is known before the save is judged.
+        learnServedFiles()
         hashes.forget(folders: forgottenFolders)
         forgottenFolders.removeAll()
         let filtered = hashes.filter(batch)

@@ -251,6 +251,44 @@ struct WatcherTests {
         #expect(await watched.recorder.wait(for: FileChange(path: watched.path("same.css"), kind: .modified)))
     }
 
+    /// A file the server read by itself (too large to keep in memory) is digested by the watcher
+    /// when told: its first save without edits is dropped. One that changed before the watcher
+    /// could read it is not learned (the browser holds bytes nobody can read any more).
+    @Test func aServedFileIsKnownSoItsFirstSaveWithoutEditsIsDropped() async throws {
+        let folder = try TemporaryFolder()
+        let big = String(repeating: "/* a large bundle */\n", count: 10_000)
+        try folder.write("bundle.js", big)
+        try folder.write("other.js", big)
+        let looked = BatchRecorder()
+        let watched = try await WatchedFolder(folder: folder) { options in
+            options.onServedFilesForTesting = { _ in looked.record(ChangeBatch(changes: [], full: false)) }
+        }
+        defer { watched.watcher.stop() }
+
+        func identity(_ path: String) throws -> Watcher.FileIdentity {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw POSIXError(.ENOENT) }
+            return Watcher.FileIdentity(info)
+        }
+        var stale = try identity(folder.url("other.js"))
+        stale.modifiedNanoseconds -= 1_000_000_000
+        watched.watcher.noteServed(
+            Watcher.ServedFile(
+                path: folder.url("bundle.js"), identity: try identity(folder.url("bundle.js")), bytes: nil))
+        watched.watcher.noteServed(Watcher.ServedFile(path: folder.url("other.js"), identity: stale, bytes: nil))
+        #expect(await looked.wait { $0.count >= 1 }, "the watcher never looked at the served files")
+
+        try folder.write("bundle.js", big)
+        try folder.write("other.js", big)
+        try await watched.settle()
+        let paths = watched.recorder.changes.map(\.path)
+        #expect(!paths.contains(folder.url("bundle.js")), "a save without edits of a served file was reported")
+        #expect(paths.contains(folder.url("other.js")), "a version the watcher could not read was learned")
+
+        try folder.write("bundle.js", big + "// edited\n")
+        #expect(await watched.recorder.wait(for: FileChange(path: folder.url("bundle.js"), kind: .modified)))
+    }
+
     @Test func fiveHundredFilesWrittenInABurstAreExactlyOneBatch() async throws {
         let watched = try await WatchedFolder()
         defer { watched.watcher.stop() }
