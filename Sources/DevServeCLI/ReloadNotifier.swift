@@ -39,3 +39,25 @@ struct ReloadNotifier: Sendable {
         return "reload: " + shown + more + (full ? ", everything" : "")
     }
 }
+
+extension ReloadNotifier {
+    /// The watcher of the plan's folders, publishing to `hub`; not started yet.
+    static func makeWatcher(plan: LaunchPlan, hub: ChangeHub, logger: Logger) throws -> Watcher {
+        let notifier = ReloadNotifier(root: plan.configuration.root, hub: hub, logger: logger)
+        var options = Watcher.Options()
+        options.forcePolling = plan.forcePolling
+        return try Watcher(
+            roots: plan.watchRoots, ignore: IgnoreRules(globs: plan.ignoreGlobs), options: options, logger: logger,
+            onBatch: { notifier.deliver($0) })
+    }
+
+    /// The server's `onFileRead`: each file version a browser is given, told to the watcher.
+    static func telling(_ watcher: Watcher) -> @Sendable (ServerConfiguration.FileRead) -> Void {
+        { read in
+            let identity = Watcher.FileIdentity(
+                device: read.device, inode: read.inode, size: read.size,
+                modifiedNanoseconds: read.modifiedNanoseconds, changedNanoseconds: read.changedNanoseconds)
+            watcher.noteServed(Watcher.ServedFile(path: read.path, identity: identity, bytes: read.bytes))
+        }
+    }
+}

@@ -186,24 +186,21 @@ public struct ServeCommand: AsyncParsableCommand {
                     LaunchPlan.protectedPaths(cwd: plan.workingDirectory)))
         }
 
+        // Live reload: the watcher is told of every file a browser is given (so a save that
+        // leaves it as it was is dropped), and starts after the server listens: it sets its
+        // watches on its own thread, so the first page is served at once however large the tree.
+        let hub = plan.configuration.changeHub
+        var watcher: Watcher?
+        if let hub {
+            let made = try ReloadNotifier.makeWatcher(plan: plan, hub: hub, logger: logger)
+            plan.configuration.onFileRead = ReloadNotifier.telling(made)
+            watcher = made
+        }
         let server = try await Self.startServer(plan: plan, logger: logger)
         if case .preferred(let wanted, _) = plan.port, server.port != wanted {
             Console.write("Port \(wanted) is in use; serving on port \(server.port) instead.\n")
         }
-        // Live reload: the watcher starts after the server listens and sets its watches on its
-        // own thread, so the first page is served at once however large the tree.
-        let hub = plan.configuration.changeHub
-        var watcher: Watcher?
-        if let hub {
-            let notifier = ReloadNotifier(root: plan.configuration.root, hub: hub, logger: logger)
-            var options = Watcher.Options()
-            options.forcePolling = plan.forcePolling
-            let started = try Watcher(
-                roots: plan.watchRoots, ignore: IgnoreRules(globs: plan.ignoreGlobs), options: options,
-                logger: logger, onBatch: { notifier.deliver($0) })
-            started.start()
-            watcher = started
-        }
+        watcher?.start()
         let banner = StartupBanner(
             root: plan.configuration.root, addresses: server.boundAddresses, lan: lan,
             liveReload: hub == nil ? .off : (plan.forcePolling ? .polling : .on),

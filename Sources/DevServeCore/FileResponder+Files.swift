@@ -48,6 +48,7 @@ extension FileResponder {
             guard case .success(let bytes) = POSIX.read(descriptor, count: opened.size), bytes.count == opened.size
             else { return errorResponse(.internalServerError, "the file could not be read") }
             let buffer = ByteBuffer(bytes: bytes)
+            tellFileRead(realPath, opened, bytes: bytes)
             cache.store(
                 path,
                 FileCache.Entry(
@@ -61,6 +62,7 @@ extension FileResponder {
                     contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
                     size: opened.size, source: .memory(buffer)), request: request, status: statusCode)
         }
+        tellFileRead(realPath, opened, bytes: nil)
         keepOpen = true
         return representation(
             Representation(

@@ -28,6 +28,16 @@ extension FileResponder {
         }
     }
 
+    /// Tells `onFileRead` (the watcher) which file version a browser is given.
+    func tellFileRead(_ realPath: [UInt8], _ status: POSIX.FileStatus, bytes: [UInt8]?) {
+        guard let onFileRead = configuration.onFileRead else { return }
+        onFileRead(
+            ServerConfiguration.FileRead(
+                path: String(decoding: realPath, as: UTF8.self), device: status.device, inode: status.inode,
+                size: status.size, modifiedNanoseconds: status.modifiedNanoseconds,
+                changedNanoseconds: status.changedNanoseconds, bytes: bytes))
+    }
+
     /// The answer to a poll, once the hub has one.
     public func pollResponse(_ answer: ChangeHub.Answer, request: HTTPRequest) -> Response {
         var response: Response

@@ -20,9 +20,25 @@ public struct ServerConfiguration: Sendable {
     /// Nil with `--no-reload` (no endpoint, no injection).
     public var changeHub: ChangeHub?
     public var liveReload: Bool { changeHub != nil }
+    /// Live reload: told of each file version read from disk to answer a request, so the watcher
+    /// knows what the browsers have and drops a save that leaves it as it was. Called on the
+    /// event loop, once per version read (a cached file is told once, when it is read): hand it on.
+    public var onFileRead: (@Sendable (FileRead) -> Void)?
     /// HTTPS (HTTP/2 and HTTP/1.1) when set; plain HTTP otherwise.
     public var tls: TLSSetup?
     public var limits: Limits
+
+    /// A file version read to answer a request: its real path, what fstat(2) said of it, and its
+    /// bytes when they were read whole (files up to `Limits.cachedFileBytes`).
+    public struct FileRead: Sendable {
+        public var path: String
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int
+        public var modifiedNanoseconds: Int
+        public var changedNanoseconds: Int
+        public var bytes: [UInt8]?
+    }
 
     public struct Limits: Sendable {
         /// Largest request head accepted; larger gets 431.

@@ -5,7 +5,10 @@
 /// `maximumDelay` (creating 500 files takes ~250 ms on a slow disk): while a batch keeps gaining
 /// new paths (`burstPaths` or more since its deadline was last set), the deadline moves on by
 /// `maximumDelay`, up to `burstLimit` after the first event. A writer that keeps saving the same
-/// few files (a log) gains no new paths and is published every `maximumDelay`.
+/// few files (a log) gains no new paths and is published every `maximumDelay`. A batch holding
+/// `burstPaths` paths or more settles for `burstQuiet` rather than `quiet`: a build or a checkout
+/// on a busy machine stalls for more than 20 ms now and then (its writer is not scheduled, a disk
+/// flushes), and that must not cut it in two; a save of a few files still settles in `quiet`.
 ///
 /// A value type that is told the time, so tests drive it with any instants they like. Per path it
 /// keeps the net effect of what happened within the batch:
@@ -23,6 +26,7 @@ struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
     var quiet: Duration
     var maximumDelay: Duration
     var burstLimit: Duration
+    var burstQuiet: Duration
 
     /// Paths in the order they first changed; a path whose changes cancelled out keeps its slot
     /// with no kind.
@@ -35,10 +39,11 @@ struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
     private var latest: Instant?
     private var pathsWhenLatestWasSet = 0
 
-    init(quiet: Duration, maximumDelay: Duration, burstLimit: Duration? = nil) {
+    init(quiet: Duration, maximumDelay: Duration, burstLimit: Duration? = nil, burstQuiet: Duration? = nil) {
         self.quiet = quiet
         self.maximumDelay = maximumDelay
         self.burstLimit = max(burstLimit ?? maximumDelay, maximumDelay)
+        self.burstQuiet = min(max(burstQuiet ?? quiet, quiet), maximumDelay)
     }
 
     /// True while no batch is open.
@@ -47,8 +52,11 @@ struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
     /// When the open batch is due; nil while none is open.
     var deadline: Instant? {
         guard let last, let latest else { return nil }
-        return min(last.advanced(by: quiet), latest)
+        return min(last.advanced(by: settling), latest)
     }
+
+    /// How long the open batch waits for quiet: longer once it is a burst.
+    private var settling: Duration { order.count >= Self.burstPaths ? burstQuiet : quiet }
 
     mutating func record(_ kind: FileChange.Kind, _ path: String, at now: Instant) {
         touch(now)
@@ -90,7 +98,7 @@ struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
     /// changes all cancelled out (created then deleted) comes back empty: callers publish nothing.
     mutating func takeIfDue(at now: Instant) -> ChangeBatch? {
         guard let deadline, now >= deadline else { return nil }
-        if let first, let last, let latest, now < last.advanced(by: quiet),
+        if let first, let last, let latest, now < last.advanced(by: settling),
             order.count - pathsWhenLatestWasSet >= Self.burstPaths,
             latest.advanced(by: maximumDelay) <= first.advanced(by: burstLimit)
         {

@@ -1,9 +1,10 @@
 /// The content digest of each file as last published, so a save that leaves the bytes as they
 /// were (an editor's save without edits, a build that rewrites the same output) is dropped.
 ///
-/// Files are hashed lazily: the first change of a file after start is always reported, and
-/// from then on its digest is known. At most `capacity` digests are kept; past that the least
-/// recently used quarter is forgotten (those files are simply reported on their next save).
+/// A file's digest is known once a browser was given it (the server says so: `learn`) or once it
+/// changed; a save of a file never served and never changed since start is reported (no page
+/// depends on it). At most `capacity` digests are kept; past that the least recently used
+/// quarter is forgotten (those files are simply reported on their next save).
 struct ContentHashes {
     /// Files larger than this are not hashed: their saves are always reported.
     static let maximumFileSize = 32 * 1024 * 1024
@@ -56,6 +57,14 @@ struct ContentHashes {
             }
             return true
         }
+    }
+
+    func knows(_ path: String) -> Bool { digests[path] != nil }
+
+    /// The digest of the version a browser was given, where none is known yet.
+    mutating func learn(_ digest: FileSystem.Digest, for path: String) {
+        guard digests[path] == nil else { return }
+        remember(digest, for: path)
     }
 
     mutating func removeAll() {

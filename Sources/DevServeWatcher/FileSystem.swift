@@ -95,9 +95,17 @@ enum FileSystem {
         stamp(path)?.isFolder ?? false
     }
 
+    /// The digest of bytes in memory (a file the server read whole).
+    static func digest(of bytes: [UInt8]) -> Digest {
+        var hasher = FNV1a64()
+        bytes.withUnsafeBytes { hasher.combine($0) }
+        return Digest(size: bytes.count, hash: hasher.value)
+    }
+
     /// The digest of a regular file of at most `limit` bytes; nil for anything else, a file that
-    /// cannot be read, or one that is larger (whose saves are then always reported).
-    static func digest(ofFileAt path: String, limit: Int) -> Digest? {
+    /// cannot be read, or one that is larger (whose saves are then always reported). With
+    /// `expecting`, nil too unless the file is that version before and after it is read.
+    static func digest(ofFileAt path: String, limit: Int, expecting: Watcher.FileIdentity? = nil) -> Digest? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -105,6 +113,15 @@ enum FileSystem {
         guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) <= limit else {
             return nil
         }
+        if let expecting, Watcher.FileIdentity(info) != expecting { return nil }
+        guard let digest = digest(ofOpenFile: descriptor, limit: limit) else { return nil }
+        if let expecting {
+            guard fstat(descriptor, &info) == 0, Watcher.FileIdentity(info) == expecting else { return nil }
+        }
+        return digest
+    }
+
+    private static func digest(ofOpenFile descriptor: Int32, limit: Int) -> Digest? {
         var hasher = FNV1a64()
         var size = 0
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -120,6 +137,15 @@ enum FileSystem {
             buffer.withUnsafeBytes { hasher.combine(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         }
         return Digest(size: size, hash: hasher.value)
+    }
+}
+
+extension Watcher.FileIdentity {
+    init(_ raw: stat) {
+        self.init(
+            device: UInt64(raw.st_dev), inode: UInt64(raw.st_ino), size: Int(raw.st_size),
+            modifiedNanoseconds: Int(raw.st_mtim.tv_sec) * 1_000_000_000 + Int(raw.st_mtim.tv_nsec),
+            changedNanoseconds: Int(raw.st_ctim.tv_sec) * 1_000_000_000 + Int(raw.st_ctim.tv_nsec))
     }
 }
 

@@ -9,8 +9,10 @@
 /// appears is watched and then listed, one that goes away is forgotten with what was below it.
 extension WatchEngine {
     /// Reads and handles the events already queued, at most `limit`, so a writer faster than the
-    /// watcher cannot keep it here for ever.
-    func drainEvents(at now: Instant, limit: Int = 65_536) {
+    /// watcher cannot keep it here for ever. Each event counts from when it is read, not from when
+    /// the drain began: a drain made long by listing a new folder must not leave the batch looking
+    /// quiet for that long, or a burst into that folder is cut in two.
+    func drainEvents(limit: Int = 65_536) {
         guard let inotify else { return }
         var handled = 0
         while handled < limit {
@@ -21,7 +23,7 @@ extension WatchEngine {
                 }
                 return
             }
-            handle(event, at: now)
+            handle(event, at: clock.now)
             handled += 1
         }
     }
@@ -57,7 +59,7 @@ extension WatchEngine {
             let replacedOpen = openCreates.removeValue(forKey: path) != nil
             coalescer.record(known == nil || replacedOpen ? .created : .modified, path, at: now)
             if event.has(IN_ISDIR) {
-                addTree(path, root: record.root, report: true, at: now)
+                addTree(path, root: record.root, report: true)
             }
         } else if event.has(IN_CLOSE_WRITE) {
             if known == nil { folders[folder]?.entries[event.name] = false }
@@ -118,7 +120,7 @@ extension WatchEngine {
 
     private func resyncFolder(_ path: String, root: Int, at now: Instant) {
         guard var record = folders[path] else {
-            if FileSystem.isFolder(path) { addTree(path, root: root, report: false, at: now) }
+            if FileSystem.isFolder(path) { addTree(path, root: root, report: false) }
             return
         }
         guard case .success(let listing) = FileSystem.entries(of: path) else {

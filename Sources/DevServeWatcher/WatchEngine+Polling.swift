@@ -12,13 +12,14 @@ extension WatchEngine {
     func pollIfDue(at now: Instant) {
         guard let nextPoll, now >= nextPoll else { return }
         for folder in polledFolders.sorted() where folders[folder]?.watch == nil {
-            scanPolled(folder, at: now)
+            scanPolled(folder)
         }
         findLostRoots(at: now)
         schedulePolling(after: clock.now)
     }
 
-    private func scanPolled(_ folder: String, at now: Instant) {
+    /// Changes count from when the listing saw them (see `addTree`).
+    private func scanPolled(_ folder: String) {
         guard let record = folders[folder] else { return }
         let listing: [(name: String, stamp: FileSystem.Stamp)]
         switch FileSystem.stamps(of: folder) {
@@ -26,11 +27,12 @@ extension WatchEngine {
             listing = stamps
         case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
             // Gone: its parent's scan or watch reports it; a root is reported here.
-            if isRoot(folder) { lose(root: folder, moved: false, at: now) }
+            if isRoot(folder) { lose(root: folder, moved: false, at: clock.now) }
             return
         case .failure:
             return
         }
+        let now = clock.now
         var entries: [String: Bool] = [:]
         var stamps: [String: FileSystem.Stamp] = [:]
         var newFolders: [String] = []
@@ -68,7 +70,7 @@ extension WatchEngine {
         folders[folder]?.entries = entries
         folders[folder]?.stamps = stamps
         for child in newFolders {
-            addTree(child, root: record.root, report: true, at: now)
+            addTree(child, root: record.root, report: true)
         }
     }
 }

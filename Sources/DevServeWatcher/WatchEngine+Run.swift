@@ -12,15 +12,18 @@ extension WatchEngine {
         while !stop.isRequested {
             wait(until: nextDeadline, stop: stop)
             if stop.isRequested { break }
-            let now = clock.now
-            drainEvents(at: now)
-            reportOpenCreates(at: now)
-            if needsResync { resync(at: now) }
-            pollIfDue(at: now)
+            stop.drainWakeups()
+            learnServedFiles()
+            // Each step reads the clock afresh: one made long by a big listing must not make the
+            // next think time stood still.
+            drainEvents()
+            reportOpenCreates(at: clock.now)
+            if needsResync { resync(at: clock.now) }
+            pollIfDue(at: clock.now)
             if let deadline = coalescer.deadline, clock.now >= deadline {
                 // Events still queued happened before the deadline: they belong to this batch, so
                 // a watcher that fell behind a burst does not cut it in two.
-                drainEvents(at: clock.now, limit: 16_384)
+                drainEvents(limit: 16_384)
                 if needsResync { resync(at: clock.now) }
                 publishIfDue(at: clock.now)
             }

@@ -20,6 +20,7 @@ final class WatchEngine {
         var options: Watcher.Options
         var logger: Logger
         var onBatch: @Sendable (ChangeBatch) -> Void
+        var served: ServedFiles
     }
 
     struct Folder {
@@ -64,7 +65,8 @@ final class WatchEngine {
         self.configuration = configuration
         let options = configuration.options
         self.coalescer = Coalescer(
-            quiet: options.quiet, maximumDelay: options.maximumDelay, burstLimit: options.burstLimit)
+            quiet: options.quiet, maximumDelay: options.maximumDelay, burstLimit: options.burstLimit,
+            burstQuiet: options.burstQuiet)
     }
 
     // MARK: Setting up
@@ -83,7 +85,7 @@ final class WatchEngine {
             }
         }
         for (index, root) in roots.enumerated() {
-            addTree(root, root: index, report: false, at: started)
+            addTree(root, root: index, report: false)
         }
         schedulePolling(after: clock.now)
         logger.debug(
@@ -104,8 +106,10 @@ final class WatchEngine {
 
     /// Tracks `path` and every folder below it that is not ignored: watches each folder first,
     /// then lists it, so a file created meanwhile is seen by the listing or by its event (both is
-    /// fine: the coalescer merges them). With `report`, everything found is `created`.
-    func addTree(_ path: String, root: Int, report: Bool, at now: Instant) {
+    /// fine: the coalescer merges them). With `report`, everything found is `created`, as of when
+    /// the listing found it: it joins the open batch like any event, and listing a big folder
+    /// does not make the batch look quiet for as long as the listing took.
+    func addTree(_ path: String, root: Int, report: Bool) {
         var stack = [path]
         while let folder = stack.popLast() {
             guard folders[folder] == nil else { continue }
@@ -135,14 +139,18 @@ final class WatchEngine {
             } else {
                 polled = true
             }
+            if report, let delay = configuration.options.listingDelayForTesting {
+                Self.pause(delay)
+            }
             switch FileSystem.entries(of: folder) {
             case .success(let entries):
+                let found = clock.now
                 for entry in entries {
                     let child = Self.join(folder, entry.name)
                     guard !isIgnored(child, root: root) else { continue }
                     record.entries[entry.name] = entry.isFolder
                     if polled, let stamp = FileSystem.stamp(child) { record.stamps[entry.name] = stamp }
-                    if report { coalescer.record(.created, child, at: now) }
+                    if report { coalescer.record(.created, child, at: found) }
                     if entry.isFolder { stack.append(child) }
                 }
             case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
@@ -212,6 +220,8 @@ final class WatchEngine {
     /// content did not change. Nothing is published when nothing is left.
     func publishIfDue(at now: Instant) {
         guard let batch = coalescer.takeIfDue(at: now) else { return }
+        // A file served before a save is known before the save is judged.
+        learnServedFiles()
         hashes.forget(folders: forgottenFolders)
         forgottenFolders.removeAll()
         let filtered = hashes.filter(batch)
@@ -254,7 +264,7 @@ final class WatchEngine {
         for folder in lostRoots.sorted() where FileSystem.isFolder(folder) {
             guard let index = roots.firstIndex(of: folder) else { continue }
             lostRoots.remove(folder)
-            addTree(folder, root: index, report: false, at: now)
+            addTree(folder, root: index, report: false)
             coalescer.recordOverflow(at: now)
             logger.info("\(WatcherNotice.rootBack(folder: folder))")
         }
@@ -264,6 +274,14 @@ final class WatchEngine {
 
     static func join(_ folder: String, _ name: String) -> String {
         folder == "/" ? "/" + name : folder + "/" + name
+    }
+
+    /// Sleeps the watcher thread (tests only).
+    static func pause(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

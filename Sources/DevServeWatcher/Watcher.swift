@@ -24,6 +24,10 @@ public final class Watcher: Sendable {
         /// ...unless it is a burst still gaining new paths (a checkout, a build, on a disk too slow
         /// to write it within `maximumDelay`): then at most this long after its first event.
         public var burstLimit: Duration = .seconds(5)
+        /// A batch of 8 paths or more (a build, a checkout) is published after this long without
+        /// events instead of `quiet`, so a writer that stalls for a moment on a busy machine is
+        /// still one notice.
+        public var burstQuiet: Duration = .milliseconds(100)
         /// Poll every folder instead of using inotify (network mounts, WSL's /mnt drives).
         public var forcePolling = false
         /// How often polled folders are scanned.
@@ -33,6 +37,11 @@ public final class Watcher: Sendable {
         public var openCreateGrace: Duration = .seconds(1)
         /// Tests: the kernel pretends to run out of watches (ENOSPC) after this many.
         var watchLimitForTesting: Int?
+        /// Tests: each listing of a folder that has just appeared takes this much longer (a slow
+        /// disk, a busy machine).
+        var listingDelayForTesting: Duration?
+        /// Tests: called on the watcher thread with how many served files it has just looked at.
+        var onServedFilesForTesting: (@Sendable (Int) -> Void)?
         /// Tests: called on the watcher thread once every root is watched or polled.
         var onReadyForTesting: (@Sendable () -> Void)?
 
@@ -60,6 +69,7 @@ public final class Watcher: Sendable {
 
     private let configuration: WatchEngine.Configuration
     private let state = Mutex(State.ready)
+    private let served = ServedFiles()
 
     public init(
         roots: [String], ignore: IgnoreRules, options: Options = .init(), logger: Logger,
@@ -87,7 +97,17 @@ public final class Watcher: Sendable {
         guard claimedNow else { throw .anotherWatcherRunning }
         self.roots = distinct
         self.configuration = WatchEngine.Configuration(
-            roots: distinct, ignore: ignore, options: options, logger: logger, onBatch: onBatch)
+            roots: distinct, ignore: ignore, options: options, logger: logger, onBatch: onBatch, served: served)
+    }
+
+    /// Tells the watcher a browser was given this version of a file, so a save that leaves it as
+    /// it was is dropped from the first one on. Cheap and safe from any thread (the server's event
+    /// loops): the digest is taken on the watcher thread, at most once per version, from the
+    /// bytes when given, else by reading the file if it is still the version served. Files larger
+    /// than 32 MiB are not digested (their saves are always reported).
+    public func noteServed(_ file: ServedFile) {
+        guard file.identity.size <= ContentHashes.maximumFileSize else { return }
+        served.add(file)
     }
 
     deinit {
@@ -117,6 +137,7 @@ public final class Watcher: Sendable {
             }) {
             case .success(let thread):
                 state = .running(thread, signal)
+                served.attach(signal)
             case .failure(let error):
                 logger.error("\(WatcherNotice.cannotStartThread(errno: error.code))")
                 state = .stopped
@@ -136,6 +157,7 @@ public final class Watcher: Sendable {
                 return .release
             case .running(let thread, let signal):
                 state = .stopped
+                served.attach(nil)
                 return .join(thread, signal)
             case .stopped:
                 return .nothing

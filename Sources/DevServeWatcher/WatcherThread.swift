@@ -45,7 +45,8 @@ struct WatcherThread: Sendable {
     }
 }
 
-/// How `stop()` reaches the watcher thread: a flag, and a byte in a pipe that wakes its poll(2).
+/// How `stop()` reaches the watcher thread: a flag, and a byte in a pipe that wakes its poll(2)
+/// (also written, without the flag, when a served file is to be digested).
 final class StopSignal: Sendable {
     let readDescriptor: Int32
     private let writeDescriptor: Int32
@@ -71,8 +72,19 @@ final class StopSignal: Sendable {
 
     func request() {
         requested.withLock { $0 = true }
+        wake()
+    }
+
+    /// Wakes the thread's poll(2) without asking it to stop (files served to digest).
+    func wake() {
         var byte: UInt8 = 1
         _ = write(writeDescriptor, &byte, 1)
+    }
+
+    /// Empties the pipe once woken, so poll(2) waits again.
+    func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while buffer.withUnsafeMutableBytes({ read(readDescriptor, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     deinit {

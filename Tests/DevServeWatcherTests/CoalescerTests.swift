@@ -83,6 +83,32 @@ struct CoalescerTests {
         #expect(published.map(\.changes.count) == [500])
     }
 
+    /// A build writing 500 files on a busy machine: its writer is not scheduled for 60 ms twice.
+    /// Past `burstPaths` paths the batch waits `burstQuiet` for quiet, so the stalls do not cut it;
+    /// a save of a few files still settles in `quiet`.
+    @Test func aBurstThatStallsForAMomentIsStillOneBatch() {
+        var clock = TestClock()
+        var coalescer = Coalescer<TestInstant>(
+            quiet: .milliseconds(20), maximumDelay: .milliseconds(200), burstLimit: .seconds(5),
+            burstQuiet: .milliseconds(100))
+        var published: [ChangeBatch] = []
+        for index in 0..<500 {
+            coalescer.record(.created, "/dist/file-\(index).html", at: clock.now)
+            clock.advance(index == 150 || index == 300 ? .milliseconds(60) : .microseconds(200))
+            if let batch = coalescer.takeIfDue(at: clock.now) { published.append(batch) }
+        }
+        #expect(published.isEmpty)
+        let last = clock.now
+        while coalescer.takeIfDue(at: clock.now).map({ published.append($0) }) == nil {
+            clock.advance(.milliseconds(1))
+        }
+        #expect(published.map(\.changes.count) == [500])
+        #expect(clock.now == last.advanced(by: .milliseconds(100)))
+
+        coalescer.record(.modified, "/dist/file-1.html", at: clock.now)
+        #expect(coalescer.deadline == clock.now.advanced(by: .milliseconds(20)))
+    }
+
     @Test func aBurstThatNeverEndsIsCutAtTheBurstLimit() {
         var clock = TestClock()
         var coalescer = Coalescer<TestInstant>(

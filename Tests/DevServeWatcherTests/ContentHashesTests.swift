@@ -62,4 +62,21 @@ struct ContentHashesTests {
         let recent = ChangeBatch(changes: [FileChange(path: "/f999", kind: .modified)], full: false)
         #expect(hashes.filter(recent, digest: read).changes.isEmpty)
     }
+
+    /// What a browser was given is learned where nothing is known, and never replaces what is
+    /// known: a report read late must not bring an older version back.
+    @Test func aServedVersionFillsInAMissingDigestOnly() {
+        var hashes = ContentHashes()
+        var content = ["/s/a.css": "red", "/s/b.css": "one"]
+        let read = { (path: String) in content[path].map(self.digest) }
+        hashes.learn(digest("red"), for: "/s/a.css")
+        let saveA = ChangeBatch(changes: [FileChange(path: "/s/a.css", kind: .modified)], full: false)
+        #expect(hashes.filter(saveA, digest: read).changes.isEmpty, "the first save without edits is dropped")
+
+        content["/s/b.css"] = "two"
+        let saveB = ChangeBatch(changes: [FileChange(path: "/s/b.css", kind: .modified)], full: false)
+        #expect(hashes.filter(saveB, digest: read) == saveB)
+        hashes.learn(digest("one"), for: "/s/b.css")
+        #expect(hashes.filter(saveB, digest: read).changes.isEmpty, "the older version served did not come back")
+    }
 }

@@ -251,6 +251,44 @@ struct WatcherTests {
         #expect(await watched.recorder.wait(for: FileChange(path: watched.path("same.css"), kind: .modified)))
     }
 
+    /// A file the server read by itself (too large to keep in memory) is digested by the watcher
+    /// when told: its first save without edits is dropped. One that changed before the watcher
+    /// could read it is not learned (the browser holds bytes nobody can read any more).
+    @Test func aServedFileIsKnownSoItsFirstSaveWithoutEditsIsDropped() async throws {
+        let folder = try TemporaryFolder()
+        let big = String(repeating: "/* a large bundle */\n", count: 10_000)
+        try folder.write("bundle.js", big)
+        try folder.write("other.js", big)
+        let looked = BatchRecorder()
+        let watched = try await WatchedFolder(folder: folder) { options in
+            options.onServedFilesForTesting = { _ in looked.record(ChangeBatch(changes: [], full: false)) }
+        }
+        defer { watched.watcher.stop() }
+
+        func identity(_ path: String) throws -> Watcher.FileIdentity {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw POSIXError(.ENOENT) }
+            return Watcher.FileIdentity(info)
+        }
+        var stale = try identity(folder.url("other.js"))
+        stale.modifiedNanoseconds -= 1_000_000_000
+        watched.watcher.noteServed(
+            Watcher.ServedFile(
+                path: folder.url("bundle.js"), identity: try identity(folder.url("bundle.js")), bytes: nil))
+        watched.watcher.noteServed(Watcher.ServedFile(path: folder.url("other.js"), identity: stale, bytes: nil))
+        #expect(await looked.wait { $0.count >= 1 }, "the watcher never looked at the served files")
+
+        try folder.write("bundle.js", big)
+        try folder.write("other.js", big)
+        try await watched.settle()
+        let paths = watched.recorder.changes.map(\.path)
+        #expect(!paths.contains(folder.url("bundle.js")), "a save without edits of a served file was reported")
+        #expect(paths.contains(folder.url("other.js")), "a version the watcher could not read was learned")
+
+        try folder.write("bundle.js", big + "// edited\n")
+        #expect(await watched.recorder.wait(for: FileChange(path: folder.url("bundle.js"), kind: .modified)))
+    }
+
     @Test func fiveHundredFilesWrittenInABurstAreExactlyOneBatch() async throws {
         let watched = try await WatchedFolder()
         defer { watched.watcher.stop() }
@@ -274,6 +312,46 @@ struct WatcherTests {
             burst.count == 1,
             "the burst (written in \(writing)) came out as \(burst.count) batches of \(burst.map(\.changes.count))")
         #expect(burst.first?.changes.count == expected.count)
+    }
+
+    /// `mkdir dist` and a build writing 500 files into it: the files the watcher finds by listing
+    /// the new folder, and those it hears of while it lists, join the batch as every other event
+    /// does, so the folder and all its files are one notice. With a listing made slow (a slow
+    /// disk, a busy machine; longer than a burst's quiet) and a writer at a build's steady pace,
+    /// every event must count from when it was read, not from when the listing began.
+    @Test(arguments: [Duration.zero, .milliseconds(300)])
+    func fiveHundredFilesWrittenIntoAFolderMadeJustBeforeAreExactlyOneBatch(listingDelay: Duration) async throws {
+        let grace = Duration.milliseconds(500)
+        let watched = try await WatchedFolder { options in
+            options.openCreateGrace = grace
+            options.listingDelayForTesting = listingDelay
+        }
+        defer { watched.watcher.stop() }
+
+        let names = (0..<500).map { "fresh/file-\($0).html" }
+        try watched.folder.makeFolder("fresh")
+        for name in names {
+            try watched.folder.write(name, "<p>\(name)</p>")
+            if listingDelay > .zero { usleep(1000) }
+        }
+        var expected = Set(names.map { FileChange(path: watched.path($0), kind: .created) })
+        expected.insert(FileChange(path: watched.path("fresh"), kind: .created))
+        let complete = await watched.recorder.wait(timeout: .seconds(10)) { batches in
+            expected.isSubset(of: Set(batches.flatMap(\.changes)))
+        }
+        #expect(complete, "not every file was reported")
+        // Whatever else this burst brings is recorded before a sentinel written now, and a name
+        // waiting for its close is reported within the grace: past both, nothing more can come.
+        try await watched.settle()
+        try await Task.sleep(for: grace + Watcher.Options().maximumDelay)
+        let burst = watched.recorder.all.filter { batch in
+            batch.changes.contains { $0.path.hasPrefix(watched.path("fresh")) }
+        }
+        #expect(burst.count == 1, "the burst came out as \(burst.count) batches of \(burst.map(\.changes.count))")
+        let batch = Set(burst.first?.changes ?? [])
+        let holdsThemAll = batch == expected
+        #expect(
+            holdsThemAll, "\(expected.subtracting(batch).count) missing, \(batch.subtracting(expected).count) extra")
     }
 
     @Test func aQueueOverflowIsOneFullBatch() async throws {
