@@ -83,13 +83,15 @@ extension TrustStores {
     /// The last non-empty line a program printed, usually the one saying what went wrong.
     static func lastLine(of output: String) -> String {
         let line = output.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
-        return line.map { String($0).trimmingSpaces() } ?? "no message"
+        return line.map { String($0.trimmingSpaces()) } ?? "no message"
     }
 }
 
-extension String {
+extension StringProtocol {
     /// Without leading and trailing spaces and tabs.
-    fileprivate func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    func trimmingSpaces() -> SubSequence {
+        let start = firstIndex { $0 != " " && $0 != "\t" } ?? endIndex
+        let end = self[start...].lastIndex { $0 != " " && $0 != "\t" }.map(index(after:)) ?? start
+        return self[start..<end]
     }
 }

@@ -136,20 +136,14 @@ struct TrustStores: Sendable, Equatable {
             path = nil
             relative = true
         }
-        func trimmed(_ text: Substring) -> Substring {
-            var text = text
-            while text.first?.isWhitespace == true { text.removeFirst() }
-            while text.last?.isWhitespace == true { text.removeLast() }
-            return text
-        }
         for raw in ini.split(whereSeparator: \.isNewline) {
-            let line = trimmed(raw)
+            let line = raw.trimmingSpaces()
             if line.hasPrefix("[") {
                 finish()
                 inProfile = line.hasPrefix("[Profile")
             } else if let equals = line.firstIndex(of: "=") {
-                let key = trimmed(line[..<equals])
-                let value = String(trimmed(line[line.index(after: equals)...]))
+                let key = line[..<equals].trimmingSpaces()
+                let value = String(line[line.index(after: equals)...].trimmingSpaces())
                 if key == "Path" { path = value }
                 if key == "IsRelative" { relative = value != "0" }
             }
