@@ -144,25 +144,38 @@ extension FileResponder {
 
     /// Headers every response carries.
     func finish(_ response: inout Response, request: HTTPRequest) {
-        addCommonHeaders(&response)
+        addCommonHeaders(&response, crossOrigin: sharesCrossOrigin(request))
         if let allowed = configuration.policy.corsAllowOrigin(for: request.origin) {
             response.headers.add(name: "Access-Control-Allow-Origin", value: allowed)
             response.headers.add(name: "Vary", value: "Origin")
         }
     }
 
-    func addCommonHeaders(_ response: inout Response) {
+    /// `crossOrigin`: the request comes from a `--cors` origin. A response with fixed headers
+    /// has them already (those say `same-site`: the cache's fast path is not taken for such a
+    /// request unless every origin is allowed).
+    func addCommonHeaders(_ response: inout Response, crossOrigin: Bool = false) {
         // Date is added where the head is written (it changes every second, not per response).
         if response.fixedHeaders == nil {
-            addCommonFixedHeaders(&response.headers, cacheControl: !response.headers.contains(name: "Cache-Control"))
+            addCommonFixedHeaders(
+                &response.headers, cacheControl: !response.headers.contains(name: "Cache-Control"),
+                crossOrigin: crossOrigin)
         }
     }
 
+    /// True when the request comes from a `--cors` origin that is not every origin, whose
+    /// answers differ from the cached fixed headers (`Cross-Origin-Resource-Policy`).
+    func sharesCrossOrigin(_ request: HTTPRequest) -> Bool {
+        configuration.policy.sharesCrossOrigin(origin: request.origin, referer: request.referer)
+    }
+
     /// What every response says that does not change between responses (`Cache-Control:
-    /// no-cache` unless the response set its own).
-    func addCommonFixedHeaders(_ headers: inout HTTPHeaders, cacheControl: Bool = true) {
+    /// no-cache` unless the response set its own), for a request from a `--cors` origin or not.
+    func addCommonFixedHeaders(_ headers: inout HTTPHeaders, cacheControl: Bool = true, crossOrigin: Bool = false) {
         if cacheControl { headers.add(name: "Cache-Control", value: "no-cache") }
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        headers.add(
+            name: "Cross-Origin-Resource-Policy", value: configuration.policy.resourcePolicy(crossOrigin: crossOrigin))
         for header in configuration.extraHeaders {
             headers.add(name: header.name, value: header.value)
         }

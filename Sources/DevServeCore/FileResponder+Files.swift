@@ -12,6 +12,7 @@ extension FileResponder {
         if plain, let entry = cache.lookup(path, current: status) {
             if statusCode == .ok && !request.isConditionalOrRange
                 && !(entry.isHTML && injectsReloadScript(into: request, size: entry.bytes.readableBytes))
+                && (configuration.policy.sharesWithEveryOrigin || !sharesCrossOrigin(request))
             {
                 // The hot path: bytes and headers both made when the file was read.
                 return Response(status: .ok, fixedHeaders: entry.okHeaders, body: .bytes(entry.bytes))

@@ -85,11 +85,40 @@ public struct RequestPolicy: Sendable {
                 return .refuse(status: 403, reason: "cross-origin request to devserve's endpoint")
             }
         }
-        // 4. A page on another site may not run our files as scripts (no-cors reads).
-        if site == "cross-site", facts.secFetchDest?.lowercased() == "script", !corsAllowsReferer(facts.referer) {
-            return .refuse(status: 403, reason: "cross-site script load refused (see --cors)")
+        // 4. A page on another site may open ours (a link, an iframe), but not load our files
+        //    into itself: a script runs with its access, a stylesheet's custom properties, an
+        //    image's size, a font, media, an object, a worker or JSON are all readable there.
+        if site == "cross-site", !Self.isNavigation(facts.secFetchDest),
+            !sharesCrossOrigin(origin: facts.origin, referer: facts.referer)
+        {
+            return .refuse(status: 403, reason: "cross-site subresource load refused (see --cors)")
         }
         return .allow
+    }
+
+    /// The `Sec-Fetch-Dest` of a navigation, which another site may start: a page or a frame.
+    static func isNavigation(_ dest: String?) -> Bool {
+        guard let dest = dest?.lowercased() else { return false }
+        return dest == "document" || dest == "iframe" || dest == "frame"
+    }
+
+    /// True when the request comes from a `--cors` origin: its Origin, or, for loads that send
+    /// none (no-cors subresources), its Referer's origin.
+    public func sharesCrossOrigin(origin: String?, referer: String?) -> Bool {
+        guard !corsOrigins.isEmpty else { return false }
+        if sharesWithEveryOrigin { return true }
+        if let origin { return corsOrigins.contains(origin) }
+        guard let referer, let refererOrigin = OriginHeader.origin(ofURL: referer) else { return false }
+        return corsOrigins.contains(Self.serializedOrigin(refererOrigin))
+    }
+
+    /// `--cors '*'`.
+    public var sharesWithEveryOrigin: Bool { corsOrigins.contains("*") }
+
+    /// `Cross-Origin-Resource-Policy` for a response: browsers enforce it on no-cors loads where
+    /// Fetch Metadata is missing; `cross-origin` only for `--cors` origins.
+    public func resourcePolicy(crossOrigin: Bool) -> String {
+        crossOrigin || sharesWithEveryOrigin ? "cross-origin" : "same-site"
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's Origin, or nil for no CORS headers.
@@ -109,12 +138,6 @@ public struct RequestPolicy: Sendable {
             if pattern.hasPrefix("."), name.hasSuffix(pattern) || name == pattern.dropFirst() { return true }
         }
         return false
-    }
-
-    private func corsAllowsReferer(_ referer: String?) -> Bool {
-        if corsOrigins.contains("*") { return true }
-        guard let referer, let origin = OriginHeader.origin(ofURL: referer) else { return false }
-        return corsOrigins.contains(origin)
     }
 }
 

@@ -727,6 +727,28 @@ class Suite:
         save(self.site, "index.html", index_html("Home on a route"))
         wait_for(d, reloaded_with("Home on a route"), "the route to reload and show 'Home on a route'")
 
+    def other_site_reads_nothing(self):
+        """i. A page on another site (localhost is not 127.0.0.1's site) cannot load the folder's
+        stylesheet, image or script into itself; the same page on the site itself can."""
+        d = self.driver
+        victim = self.url("")
+        save(self.site, "secret.css", ':root { --secret: "42"; }\n')
+        save(self.site, "secret.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="7" height="9"></svg>\n')
+        save(self.site, "js/secret.js", "window.secretRan = true;\n")
+        save(self.site, "probe.html", page(
+            "Probe", f'<img id="img" src="{victim}/secret.svg">\n<script src="{victim}/js/secret.js"></script>',
+            f'<link rel="stylesheet" href="{victim}/secret.css">\n'))
+        read = """return document.readyState === 'complete' && [
+            getComputedStyle(document.documentElement).getPropertyValue('--secret').trim(),
+            document.getElementById('img').naturalWidth, window.secretRan === true];"""
+        load(d, self.url("/probe.html"))
+        same = wait_for(d, script(read), "the probe page on the site itself to finish loading")
+        expect(same == ['"42"', 7, True], f"the site's own page read {same}, not the stylesheet, image and script")
+        other = self.url("/probe.html").replace("://127.0.0.1:", "://localhost:", 1)
+        load(d, other)
+        got = wait_for(d, script(read), "the probe page on the other site to finish loading")
+        expect(got == ["", 0, False], f"a page on another site read {got} (stylesheet, image width, script ran)")
+
     def https_without_warnings_over_http2(self):
         """g. (--tls) A secure page, no certificate error, HTTP/2 for the page and the poll."""
         d = self.driver
@@ -751,6 +773,7 @@ class Suite:
         ("ten tabs share one poll, an eleventh loads", ten_tabs_share_one_poll),
         ("restart with unchanged files keeps the tab", restart_keeps_tab),
         ("an spa route reloads when index.html changes", spa_route_reloads),
+        ("a page on another site reads nothing", other_site_reads_nothing),
     ]
 
 

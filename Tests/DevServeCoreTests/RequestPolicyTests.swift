@@ -60,19 +60,51 @@ import Testing
         #expect(status(decide(.init(host: "localhost", origin: "http://localhost:80", isInternalPath: true))) == 200)
     }
 
-    @Test func crossSiteScriptLoadsAreRefused() {
+    /// Every destination a page on another site could load into itself; only navigations pass.
+    static let subresourceDests = [
+        "script", "style", "image", "font", "audio", "video", "track", "object", "embed", "json", "worker",
+        "sharedworker", "serviceworker", "manifest", "xslt", "empty", "report", "STYLE",
+    ]
+
+    @Test(arguments: subresourceDests)
+    func crossSiteSubresourceLoadsAreRefused(_ dest: String) {
         let host = "localhost:8080"
-        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", secFetchDest: "script"))) == 403)
-        #expect(status(decide(.init(host: host, secFetchSite: "same-site", secFetchDest: "script"))) == 200)
-        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", secFetchDest: "image"))) == 200)
-        #expect(status(decide(.init(host: host, secFetchSite: "none", secFetchDest: "document"))) == 200)
+        #expect(status(decide(.init(host: host, secFetchSite: "cross-site", secFetchDest: dest))) == 403)
+        for site in ["same-site", "same-origin", "none"] {
+            #expect(status(decide(.init(host: host, secFetchSite: site, secFetchDest: dest))) == 200, "\(site)")
+        }
+        // --cors lets its origin load them: by Origin, or by Referer where no Origin is sent.
         let withCORS = RequestPolicy(corsOrigins: ["http://app.test"])
         let fromApp = RequestPolicy.Facts(
-            host: host, secFetchSite: "cross-site", secFetchDest: "script", referer: "http://app.test/page.html")
+            host: host, secFetchSite: "cross-site", secFetchDest: dest, referer: "http://app.test/page.html")
         #expect(status(decide(fromApp, withCORS)) == 200)
+        var withOrigin = fromApp
+        withOrigin.referer = nil
+        withOrigin.origin = "http://app.test"
+        #expect(status(decide(withOrigin, withCORS)) == 200)
         var fromElsewhere = fromApp
         fromElsewhere.referer = "http://evil.example/"
         #expect(status(decide(fromElsewhere, withCORS)) == 403)
+        #expect(status(decide(fromElsewhere, RequestPolicy(corsOrigins: ["*"]))) == 200)
+    }
+
+    @Test func crossSiteNavigationsAreAllowed() {
+        for dest in ["document", "iframe", "frame", "Document"] {
+            #expect(status(decide(.init(host: "localhost", secFetchSite: "cross-site", secFetchDest: dest))) == 200)
+        }
+        // Cross-site without a destination is not a navigation either.
+        #expect(status(decide(.init(host: "localhost", secFetchSite: "cross-site"))) == 403)
+    }
+
+    @Test func resourcePolicyIsSameSiteButForCORSOrigins() {
+        #expect(RequestPolicy().resourcePolicy(crossOrigin: false) == "same-site")
+        let policy = RequestPolicy(corsOrigins: ["http://app.test"])
+        #expect(policy.sharesCrossOrigin(origin: "http://app.test", referer: nil))
+        #expect(policy.sharesCrossOrigin(origin: nil, referer: "http://app.test/x?y"))
+        #expect(!policy.sharesCrossOrigin(origin: "http://evil.example", referer: "http://app.test/"))
+        #expect(!policy.sharesCrossOrigin(origin: nil, referer: nil))
+        #expect(policy.resourcePolicy(crossOrigin: true) == "cross-origin")
+        #expect(RequestPolicy(corsOrigins: ["*"]).resourcePolicy(crossOrigin: false) == "cross-origin")
     }
 
     @Test func corsHeadersOnlyWhenAsked() {

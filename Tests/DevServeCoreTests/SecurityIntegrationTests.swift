@@ -169,43 +169,78 @@ import Testing
         }
     }
 
-    @Test func crossSiteScriptLoadsAreRefused() async throws {
+    @Test func crossSiteSubresourceLoadsAreRefused() async throws {
         let tree = try TempTree()
         try tree.write("app.js", "secret = 1")
-        try tree.write("logo.png", "png")
+        try tree.write("site.css", ":root { --secret: 42 }")
+        try tree.write("index.html", "<title>Home</title>")
         try await TestServer.with(root: tree.path) { server in
             let port = server.port
-            let refused = try RawClient.get(
-                "/app.js", port: port, headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: script"])
-            #expect(refused.status == 403)
-            #expect(!refused.text.contains("secret"))
+            for dest in RequestPolicyTests.subresourceDests {
+                for path in ["/app.js", "/site.css"] {
+                    let refused = try RawClient.get(
+                        path, port: port, headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: \(dest)"])
+                    #expect(refused.status == 403, "\(dest) \(path)")
+                    #expect(!refused.text.contains("secret"), "\(dest) \(path)")
+                }
+            }
             let allowed: [[String]] = [
-                ["Sec-Fetch-Site: same-site", "Sec-Fetch-Dest: script"],
+                ["Sec-Fetch-Site: same-site", "Sec-Fetch-Dest: style"],
                 ["Sec-Fetch-Site: same-origin", "Sec-Fetch-Dest: script"],
                 ["Sec-Fetch-Site: none", "Sec-Fetch-Dest: document"],
                 ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: document"],
+                ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: iframe"],
                 [],
             ]
             for headers in allowed {
-                let response = try RawClient.get("/app.js", port: port, headers: headers)
+                let response = try RawClient.get("/site.css", port: port, headers: headers)
                 #expect(response.status == 200, "\(headers)")
-                #expect(response.text == "secret = 1")
+                #expect(response.text.contains("--secret"))
+                // Browsers without Fetch Metadata are held to the same rule by this header.
+                #expect(response.header("Cross-Origin-Resource-Policy") == "same-site", "\(headers)")
             }
+            let page = try RawClient.get(
+                "/", port: port, headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: document"])
+            #expect(page.status == 200 && page.header("Cross-Origin-Resource-Policy") == "same-site")
+            let refused = try RawClient.get(
+                "/app.js", port: port, headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: style"])
+            #expect(refused.header("Cross-Origin-Resource-Policy") == "same-site")
         }
-        // With --cors, a cross-site script load from an allowed page is permitted.
+        // With --cors, an allowed page may load them, and its answers say cross-origin; the same
+        // cached file still says same-site to everyone else.
         try await TestServer.with(
             root: tree.path, configure: { $0.policy = RequestPolicy(corsOrigins: ["http://localhost:3000"]) }
         ) { server in
-            let fromAllowed = try RawClient.get(
-                "/app.js", port: server.port,
-                headers: [
-                    "Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: script", "Referer: http://localhost:3000/page",
-                ])
-            #expect(fromAllowed.status == 200)
-            let fromOther = try RawClient.get(
-                "/app.js", port: server.port,
-                headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: script", "Referer: http://evil.example/"])
-            #expect(fromOther.status == 403)
+            let port = server.port
+            for _ in 0..<2 {
+                let plain = try RawClient.get("/site.css", port: port)
+                #expect(plain.header("Cross-Origin-Resource-Policy") == "same-site")
+                let fromAllowed = try RawClient.get(
+                    "/site.css", port: port,
+                    headers: [
+                        "Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: style", "Referer: http://localhost:3000/page",
+                    ])
+                #expect(fromAllowed.status == 200)
+                #expect(fromAllowed.header("Cross-Origin-Resource-Policy") == "cross-origin")
+                #expect(fromAllowed.headers("Cross-Origin-Resource-Policy").count == 1)
+                let byOrigin = try RawClient.get(
+                    "/app.js", port: port,
+                    headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: empty", "Origin: http://localhost:3000"])
+                #expect(byOrigin.status == 200)
+                #expect(byOrigin.header("Access-Control-Allow-Origin") == "http://localhost:3000")
+                #expect(byOrigin.header("Cross-Origin-Resource-Policy") == "cross-origin")
+                let fromOther = try RawClient.get(
+                    "/site.css", port: port,
+                    headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: style", "Referer: http://evil.example/"])
+                #expect(fromOther.status == 403)
+            }
+        }
+        try await TestServer.with(
+            root: tree.path, configure: { $0.policy = RequestPolicy(corsOrigins: ["*"]) }
+        ) { server in
+            let any = try RawClient.get(
+                "/site.css", port: server.port, headers: ["Sec-Fetch-Site: cross-site", "Sec-Fetch-Dest: style"])
+            #expect(any.status == 200 && any.header("Cross-Origin-Resource-Policy") == "cross-origin")
         }
     }
 
