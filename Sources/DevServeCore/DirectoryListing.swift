@@ -4,10 +4,11 @@ public enum DirectoryListing {
     public struct Item: Sendable, Equatable {
         public var name: String
         public var isDirectory: Bool
-        public var size: Int
-        public var modified: Int
+        /// Nil where it is not told: a symbolic link out of the served folder.
+        public var size: Int?
+        public var modified: Int?
 
-        public init(name: String, isDirectory: Bool, size: Int, modified: Int) {
+        public init(name: String, isDirectory: Bool, size: Int?, modified: Int?) {
             self.name = name
             self.isDirectory = isDirectory
             self.size = size
@@ -51,11 +52,17 @@ public enum DirectoryListing {
             html += "<tr><td><a href=\"../\">../</a></td><td class=\"n\"></td><td class=\"n\"></td></tr>\n"
         }
         for item in sorted(items) {
+            guard let modified = item.modified else {
+                // Not told (a link out of the served folder): named, with no link, size or time.
+                html +=
+                    "<tr><td>\(escapeHTML(item.name))</td><td class=\"n\">unavailable</td><td class=\"n\"></td></tr>\n"
+                continue
+            }
             let suffix = item.isDirectory ? "/" : ""
             let href = "./" + encodePathSegment(item.name) + suffix
-            let size = item.isDirectory ? "" : formatSize(item.size)
+            let size = item.isDirectory ? "" : item.size.map(formatSize) ?? ""
             html += "<tr><td><a href=\"\(escapeHTML(href))\">\(escapeHTML(item.name + suffix))</a></td>"
-            html += "<td class=\"n\">\(size)</td><td class=\"n\">\(HTTPDate.format(item.modified))</td></tr>\n"
+            html += "<td class=\"n\">\(size)</td><td class=\"n\">\(HTTPDate.format(modified))</td></tr>\n"
         }
         html += "</table>\n</body>\n</html>\n"
         return html

@@ -32,21 +32,39 @@ extension FileResponder {
         let folderPrefix = path == "/" ? "/" : path + "/"
         let items = entries.compactMap { entry -> DirectoryListing.Item? in
             if entry.name.utf8.first == UInt8(ascii: ".") { return nil }
-            if protectedPaths.contains(Array((folderPrefix + entry.name).utf8)) { return nil }
-            if case .success(let real) = POSIX.realPath(folderPrefix + entry.name),
-                protectedPaths.contains(Array(real.utf8))
-            {
+            let entryPath = folderPrefix + entry.name
+            if protectedPaths.contains(Array(entryPath.utf8)) { return nil }
+            guard case .success(let real) = POSIX.realPath(entryPath) else { return nil }
+            switch verdict(forRealPath: Array(real.utf8)) {
+            case .hidden:
                 return nil
+            case .outside:
+                // A link out of the root: named (it is in the folder), but what it points at is
+                // not told, and following it is refused.
+                return DirectoryListing.Item(name: entry.name, isDirectory: false, size: nil, modified: nil)
+            case .servable:
+                if !entry.isDirectory, Self.holdsPrivateKey(entryPath, size: entry.size, name: entry.name) {
+                    return nil
+                }
+                return DirectoryListing.Item(
+                    name: entry.name, isDirectory: entry.isDirectory, size: entry.size,
+                    modified: entry.modifiedNanoseconds / 1_000_000_000)
             }
-            return DirectoryListing.Item(
-                name: entry.name, isDirectory: entry.isDirectory, size: entry.size,
-                modified: entry.modifiedNanoseconds / 1_000_000_000)
         }
         let page = DirectoryListing.render(path: target.path, items: items)
         if injectsReloadScript(into: request, size: page.utf8.count) {
             return injectedHTML(ByteBuffer(string: page), validators: nil, lastModifiedText: nil)
         }
         return htmlResponse(.ok, body: page)
+    }
+
+    /// For a listing: a file whose name keys are kept under and that holds one is not listed
+    /// (`serveFile` refuses it; other names are looked through only when served).
+    static func holdsPrivateKey(_ path: String, size: Int, name: String) -> Bool {
+        guard PrivateKeyPEM.nameMayHoldKey(name), case .success(let descriptor) = POSIX.openForReading(path)
+        else { return false }
+        defer { POSIX.close(descriptor) }
+        return PrivateKeyPEM.isIn(descriptor: descriptor, size: size)
     }
 
     // MARK: Other answers

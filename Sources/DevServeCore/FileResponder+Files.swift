@@ -48,6 +48,8 @@ extension FileResponder {
         if opened.size <= configuration.limits.cachedFileBytes {
             guard case .success(let bytes) = POSIX.read(descriptor, count: opened.size), bytes.count == opened.size
             else { return errorResponse(.internalServerError, "the file could not be read") }
+            // Looked through once per version read: a refused file is never cached.
+            if PrivateKeyPEM.isIn(bytes) { return notFound(request, custom: customNotFound) }
             let buffer = ByteBuffer(bytes: bytes)
             tellFileRead(realPath, opened, bytes: bytes)
             cache.store(
@@ -62,6 +64,9 @@ extension FileResponder {
                 Representation(
                     contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
                     size: opened.size, source: .memory(buffer)), request: request, status: statusCode)
+        }
+        if PrivateKeyPEM.nameMayHoldKey(path), PrivateKeyPEM.isIn(descriptor: descriptor, size: opened.size) {
+            return notFound(request, custom: customNotFound)
         }
         tellFileRead(realPath, opened, bytes: nil)
         keepOpen = true
@@ -156,15 +161,41 @@ extension FileResponder {
     /// Why a file or folder at `realPath` may not be served, or nil when it may. Compared byte by
     /// byte: Swift's String equality folds canonically equivalent names that Linux keeps apart.
     func refusal(forRealPath realPath: [UInt8], request: HTTPRequest, customNotFound: Bool = true) -> Response? {
-        let root = configuration.root.utf8
-        let isRoot = realPath.elementsEqual(root)
-        guard isRoot || realPath.starts(with: rootPrefix.utf8) else {
-            return errorResponse(.forbidden, "the path leads outside the served folder")
+        switch verdict(forRealPath: realPath) {
+        case .servable: return nil
+        case .outside: return errorResponse(.forbidden, "the path leads outside the served folder")
+        case .hidden: return notFound(request, custom: customNotFound)
         }
-        if protectedPaths.contains(realPath) { return notFound(request, custom: customNotFound) }
-        let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
-        return Self.hasHiddenSegment(relative) ? notFound(request, custom: customNotFound) : nil
     }
+
+    /// What may be done with a real path, by its place alone (its bytes are looked at later).
+    enum PathVerdict {
+        case servable
+        /// Outside the real root (a symlink that leaves it).
+        case outside
+        /// Never served nor listed: a dotfile or dot-folder, a protected path (the TLS files in
+        /// use, the CA), or devserve's leaf files in any `certs/` under the root.
+        case hidden
+    }
+
+    func verdict(forRealPath realPath: [UInt8]) -> PathVerdict {
+        let isRoot = realPath.elementsEqual(configuration.root.utf8)
+        guard isRoot || realPath.starts(with: rootPrefix.utf8) else { return .outside }
+        if protectedPaths.contains(realPath) { return .hidden }
+        let relative = isRoot ? [] : realPath.dropFirst(rootPrefix.utf8.count).split(separator: UInt8(ascii: "/"))
+        if Self.hasHiddenSegment(relative) { return .hidden }
+        if relative.count >= 2, relative[relative.count - 2].elementsEqual("certs".utf8),
+            Self.leafFileNames.contains(where: { relative[relative.count - 1].elementsEqual($0.utf8) })
+        {
+            return .hidden
+        }
+        return .servable
+    }
+
+    /// The names devserve gives its leaf certificate and key in a project's `certs/`: protected
+    /// wherever they are under the root (a project served from its parent folder, say), not only
+    /// in the folder devserve was started from.
+    static let leafFileNames = ["localhost.pem", "localhost-key.pem"]
 
     /// An HTML file with the live-reload script: read whole (at most 16 MiB), conditional
     /// requests checked against the injected bytes' ETag.

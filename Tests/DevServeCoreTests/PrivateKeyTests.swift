@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+@testable import DevServeCore
+
+/// No private key leaves the server, wherever it lies under the root and whatever it is called:
+/// devserve's own leaf files in any `certs/`, and every file holding a PEM private key block.
+@Suite struct PrivateKeyTests {
+    static let key =
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+    static let certificate = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
+
+    @Test(arguments: [
+        (key, true),
+        ("-----BEGIN EC PRIVATE KEY-----\nabc\n", true),
+        ("-----BEGIN RSA PRIVATE KEY-----\r\nabc\r\n", true),
+        ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nabc\n", true),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n", true),
+        ("const pem = \"-----BEGIN PRIVATE KEY-----\\nMIG...\";", true),
+        (certificate + key, true),
+        (certificate, false),
+        ("-----BEGIN PUBLIC KEY-----\nabc\n", false),
+        ("Keep your PRIVATE KEY----- safe; -----BEGIN here\n", false),
+        ("-----BEGIN \nPRIVATE KEY-----", false),
+        ("", false),
+    ])
+    func findsPEMPrivateKeyBlocks(_ text: String, _ holds: Bool) {
+        #expect(PrivateKeyPEM.isIn(Array(text.utf8)) == holds)
+    }
+
+    /// `--tls` run inside `site/`, then the parent served: the key must not come out of
+    /// `site/certs/`, nor any other key file, nor be listed.
+    @Test func noKeyIsServedOrListedFromAnywhereUnderTheRoot() async throws {
+        let tree = try TempTree()
+        try tree.write("site/index.html", "<title>Site</title>")
+        try tree.write("site/certs/.gitignore", "*\n")
+        try tree.write("site/certs/localhost.pem", Self.certificate)
+        try tree.write("site/certs/localhost-key.pem", Self.key)
+        try tree.write("site/certs/README.txt", "certificates live here")
+        try tree.write("keys/server.key", Self.key)
+        try tree.write("keys/chain.pem", Self.certificate)
+        try tree.write("keys/notes.txt", "see below\n" + Self.key)
+        // Larger than the file cache: looked through because of its name.
+        let padding = String(repeating: "# padding line\n", count: 20_000)
+        try tree.write("keys/bundle.pem", Self.certificate + padding + Self.key)
+        try tree.write("keys/big-chain.pem", Self.certificate + padding)
+        try tree.write("app.js", "const ok = 1")
+        try await TestServer.with(root: tree.path) { server in
+            let port = server.port
+            for path in [
+                "/site/certs/localhost-key.pem", "/site/certs/localhost.pem", "/keys/server.key", "/keys/notes.txt",
+                "/keys/bundle.pem",
+            ] {
+                for _ in 0..<2 {
+                    let response = try RawClient.get(path, port: port)
+                    #expect(response.status == 404, "\(path)")
+                    #expect(!response.text.contains("PRIVATE KEY"), "\(path)")
+                }
+                let ranged = try RawClient.get(path, port: port, headers: ["Range: bytes=0-10"])
+                #expect(ranged.status == 404, "\(path) with a range")
+            }
+            for path in ["/keys/chain.pem", "/keys/big-chain.pem", "/app.js", "/site/certs/README.txt"] {
+                #expect(try RawClient.get(path, port: port).status == 200, "\(path)")
+            }
+            let certs = try RawClient.get("/site/certs/", port: port)
+            #expect(certs.status == 200)
+            #expect(certs.text.contains("README.txt"))
+            #expect(!certs.text.contains("localhost-key.pem") && !certs.text.contains("localhost.pem"), "\(certs.text)")
+            let keys = try RawClient.get("/keys/", port: port)
+            #expect(keys.text.contains("chain.pem") && keys.text.contains("big-chain.pem"))
+            #expect(!keys.text.contains("server.key") && !keys.text.contains("bundle.pem"), "\(keys.text)")
+        }
+    }
+
+    /// A listing names a link out of the root but tells nothing of what it points at.
+    @Test func aListingTellsNothingOfALinkOutOfTheRoot() async throws {
+        let outside = try TempTree()
+        try outside.write("secret.bin", String(repeating: "s", count: 123_456))
+        let tree = try TempTree()
+        try tree.write("files/inside.txt", "in")
+        try tree.symlink("files/away", to: outside.path + "/secret.bin")
+        try await TestServer.with(root: tree.path) { server in
+            let listing = try RawClient.get("/files/", port: server.port)
+            #expect(listing.status == 200)
+            #expect(listing.text.contains("inside.txt"))
+            let row = try #require(listing.text.split(separator: "\n").first { $0.contains(">away<") })
+            #expect(row.contains("unavailable"), "\(row)")
+            #expect(!row.contains("121") && !row.contains("href"), "size or link of a file outside the root: \(row)")
+            #expect(try RawClient.get("/files/away", port: server.port).status == 403)
+        }
+    }
+}
