@@ -62,6 +62,11 @@ public struct LocalCA: Sendable {
             // Names this CA put in the leaf before stay in the new one: `devserve cert --name` and
             // `--lan` add names, and a plain `--tls` later must not take them away.
             if facts.signedByIssuer { wanted = Self.adding(facts.subjectAltNames, to: wanted) }
+        } else if access(keyPath, F_OK) == 0 {
+            // A key with no certificate beside it is not devserve's (devserve writes the
+            // certificate first, so an interrupted run leaves a certificate, never a lone key):
+            // it is the user's, and never replaced.
+            throw .keyNotOurs(path: keyPath, certificatePath: certPath)
         }
 
         // A leaf never outlives its CA (browsers refuse the chain), and a CA at its end signs nothing.
@@ -98,11 +103,13 @@ public struct LocalCA: Sendable {
                     to: CertificateFiles.join(folder, ".gitignore"), mode: 0o644)
             }
         }
-        try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600) {
-            .fileNotWritable(path: keyPath, reason: $0)
-        }
+        // The certificate first: a run cut short between the two leaves a certificate whose key
+        // does not match (renewed next time), never a lone key (which is taken for the user's).
         try CertificateFiles.write(issued.certificatePEM, to: certPath, mode: 0o644) {
             .fileNotWritable(path: certPath, reason: $0)
+        }
+        try CertificateFiles.write(issued.keyPEM, to: keyPath, mode: 0o600) {
+            .fileNotWritable(path: keyPath, reason: $0)
         }
         return existing == nil ? .created : .renewed
     }

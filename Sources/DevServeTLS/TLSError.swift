@@ -22,6 +22,8 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     case leafFolderIsALinkUnderSudo(path: String)
     case caExpiring(path: String)
     case leafNotOurs(path: String)
+    /// A key at the leaf key's path with no certificate beside it: the user's, never replaced.
+    case keyNotOurs(path: String, certificatePath: String)
     /// An OpenSSL call failed; `errors` is the drained error queue.
     case openSSL(operation: String, errors: [String])
     /// `--cert` names a file that is missing or cannot be read.
@@ -76,6 +78,9 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .leafNotOurs(let path):
             return "'\(path)' was not made by devserve, so devserve will not replace it: serve it with "
                 + "--cert and --key, or move it away and run --tls again."
+        case .keyNotOurs(let path, let certificatePath):
+            return "'\(path)' is there without its certificate '\(certificatePath)', so devserve did not make it "
+                + "and will not replace it: serve it with --cert and --key, or move it away and run --tls again."
         case .caExpiring(let path):
             return "The local CA '\(path)' has expired or expires within 30 days, so it cannot sign a certificate "
                 + "browsers accept: delete its folder to make a new CA, then run `devserve trust` again."

@@ -329,6 +329,24 @@ import Testing
         }
     }
 
+    /// A key of the user's at certs/localhost-key.pem with no certificate beside it is theirs:
+    /// `--tls` stops with a sentence and leaves it as it was, and makes no certificate.
+    @Test func aLoneKeyInCertsIsNeverReplaced() throws {
+        let project = try Project()
+        let root = project.folder.path
+        try FileManager.default.createDirectory(atPath: root + "/certs", withIntermediateDirectories: true)
+        try Tool.selfSigned(certificate: root + "/mine.pem", key: root + "/certs/localhost-key.pem", days: 30)
+        let before = try Data(contentsOf: URL(fileURLWithPath: root + "/certs/localhost-key.pem"))
+        let run = try project.serve(["--tls"])
+        #expect(try run.waitForExit() != 0)
+        let said = run.errorOutput
+        #expect(said.contains("certs/localhost-key.pem' is there without its certificate"), "\(said)")
+        #expect(said.contains("will not replace it"), "\(said)")
+        #expect(!run.output.contains("https://"), "nothing listens")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/certs/localhost-key.pem")) == before)
+        #expect(!FileManager.default.fileExists(atPath: root + "/certs/localhost.pem"))
+    }
+
     @Test func port443PrintsTheURLWithoutAPortOrSaysHowToAllowIt() throws {
         let project = try Project()
         let cert = project.folder.path + "/own.pem"

@@ -178,6 +178,23 @@ import Testing
         }
     }
 
+    /// A key with no certificate beside it is the user's: never replaced, and no certificate made.
+    @Test func aLoneKeyIsNeverReplaced() throws {
+        try withTemporaryFolder { root in
+            let ca = try CertificateAuthority.ensureLocalCA(in: root + "/ca")
+            let cert = root + "/localhost.pem"
+            let key = root + "/localhost-key.pem"
+            try Data("-----BEGIN PRIVATE KEY-----\nmine\n-----END PRIVATE KEY-----\n".utf8)
+                .write(to: URL(fileURLWithPath: key))
+            let before = try Data(contentsOf: URL(fileURLWithPath: key))
+            #expect(throws: TLSError.keyNotOurs(path: key, certificatePath: cert)) {
+                try ca.ensureLeaf(certPath: cert, keyPath: key, names: [], ipAddresses: [])
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: key)) == before)
+            #expect(!FileManager.default.fileExists(atPath: cert))
+        }
+    }
+
     /// A leaf made before with `*.localhost` (which Firefox rejects as malformed) is renewed on the
     /// next call, keeping its other names, and without the wildcard.
     @Test func aLeafWithTheOneLabelWildcardIsRenewedWithoutIt() throws {
