@@ -62,10 +62,31 @@ enum OriginArgument {
 enum HostArgument {
     /// A host name, or `*.name` / `.name` for subdomains.
     static func isValidPattern(_ pattern: String) -> Bool {
-        var name = Substring(pattern)
-        if name.hasPrefix("*.") { name = name.dropFirst(2) } else if name.hasPrefix(".") { name = name.dropFirst() }
-        return isValidName(name)
+        isValidName(subdomainsOf(pattern) ?? Substring(pattern))
     }
+
+    /// The name under a `*.name` or `.name` pattern; nil for a plain name.
+    static func subdomainsOf(_ pattern: String) -> Substring? {
+        if pattern.hasPrefix("*.") { return pattern.dropFirst(2) }
+        if pattern.hasPrefix(".") { return pattern.dropFirst() }
+        return nil
+    }
+
+    /// A pattern for every name under a top-level domain or a public suffix (`*.com`, `.co.uk`):
+    /// it would let any site in through DNS rebinding, the attack the Host check is there for.
+    static func isTooBroad(_ pattern: String) -> Bool {
+        guard let name = subdomainsOf(pattern)?.lowercased() else { return false }
+        let labels = name.split(separator: ".")
+        return labels.count < 2 || publicSuffixes.contains(name)
+    }
+
+    /// Two-label public suffixes common enough to be typed by mistake; one-label ones (`com`,
+    /// `dev`, `test`) are refused by their count. Not the whole Public Suffix List.
+    static let publicSuffixes: Set<String> = [
+        "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp", "com.br",
+        "com.cn", "co.in", "co.za", "com.mx", "com.tr", "co.kr", "github.io", "netlify.app", "vercel.app",
+        "pages.dev", "herokuapp.com", "ngrok.io", "ngrok-free.app", "trycloudflare.com", "loca.lt",
+    ]
 
     /// `localhost`, an IP literal (IPv6 optionally in brackets), or a host name.
     static func isValidListenHost(_ host: String) -> Bool {

@@ -152,6 +152,11 @@ public struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--allow-host '\(name)' is not a host name: use a name like myapp.test or *.myapp.test.")
         }
+        for name in allowHost where HostArgument.isTooBroad(name) {
+            throw ValidationError(
+                "--allow-host '\(name)' would accept every site under it, which defeats the Host check: "
+                    + "name your own domain, like *.myapp.test or myapp.trycloudflare.com.")
+        }
         for name in host where !HostArgument.isValidListenHost(name) {
             throw ValidationError(
                 "--host '\(name)' is not an address: use an IP address such as 127.0.0.1 or ::1, or 'localhost'.")

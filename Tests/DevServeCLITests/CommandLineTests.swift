@@ -76,6 +76,10 @@ import Testing
         (["--header", "X-Long: " + String(repeating: "a", count: 5000)], "keep it under 4096"),
         (["--cors", "localhost:3000"], "is not an origin"),
         (["--allow-host", "bad host"], "is not a host name"),
+        (["--allow-host", "*.com"], "would accept every site under it"),
+        (["--allow-host", ".COM"], "would accept every site under it"),
+        (["--allow-host", "*.co.uk"], "would accept every site under it"),
+        (["--allow-host", "*.trycloudflare.com"], "would accept every site under it"),
         (["--host", "bad host!"], "is not an address"),
         (["--quiet", "--verbose"], "contradict"),
     ])
@@ -85,6 +89,12 @@ import Testing
             Issue.record("\(arguments) parsed")
         } catch {
             #expect(ServeCommand.message(for: error).contains(message), "\(ServeCommand.message(for: error))")
+        }
+    }
+
+    @Test func allowHostTakesOwnDomainsAndTheirSubdomains() throws {
+        for name in ["*.example.com", ".myapp.test", "myapp.trycloudflare.com", "*.dev.myapp.co.uk", "devbox"] {
+            #expect(throws: Never.self, "\(name)") { _ = try ServeCommand.parse(["--allow-host", name]) }
         }
     }
 
