@@ -54,7 +54,9 @@ let package = Package(
             swiftSettings: strict
         ),
         // Raw loopback sockets, shared by the test targets that talk to a real server.
-        .target(name: "DevServeTestSupport", path: "Tests/DevServeTestSupport", swiftSettings: strict),
+        .target(
+            name: "DevServeTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/DevServeTestSupport", swiftSettings: strict),
         .testTarget(
             name: "DevServeCoreTests",
             dependencies: [
@@ -85,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevServeWatcherTests",
-            dependencies: ["DevServeWatcher", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["DevServeWatcher", "DevServeTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // System OpenSSL 3 (libssl-dev) through pkg-config, with a shim header for its macros.

@@ -13,14 +13,18 @@ final class FileStream {
     private let eventLoop: any EventLoop
     private let allocator: ByteBufferAllocator
     private let write: (ByteBuffer) -> EventLoopFuture<Void>
-    private let finished: (Bool) -> Void
+    private let finished: (_ complete: Bool, _ sent: Int) -> Void
+    /// Bytes whose writes completed.
+    private var sent = 0
 
-    /// `write` sends one chunk and completes once it is written (or failed); `finished(true)`
-    /// runs after the last chunk, `finished(false)` when a read or write failed (the response is
-    /// then cut short, and the caller must end the connection or stream).
+    /// `write` sends one chunk and completes once it is written (or failed); `finished(true, _)`
+    /// runs after the last chunk, `finished(false, _)` when a read or write failed (the response
+    /// is then cut short, and the caller must end the connection or stream); both say how many
+    /// bytes were written.
     init(
         descriptor: CInt, offset: Int, length: Int, channel: any Channel,
-        write: @escaping (ByteBuffer) -> EventLoopFuture<Void>, finished: @escaping (Bool) -> Void
+        write: @escaping (ByteBuffer) -> EventLoopFuture<Void>,
+        finished: @escaping (_ complete: Bool, _ sent: Int) -> Void
     ) {
         self.descriptor = descriptor
         self.offset = offset
@@ -52,6 +56,7 @@ final class FileStream {
         remaining -= got
         write(chunk).assumeIsolated().whenComplete { [self] result in
             guard case .success = result else { return finish(false) }
+            sent += got
             // Through the event loop, so a run of writes completed at once does not nest.
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
             eventLoop.execute { bound.value.next() }
@@ -62,7 +67,7 @@ final class FileStream {
         guard descriptor >= 0 else { return }
         POSIX.close(descriptor)
         descriptor = -1
-        finished(complete)
+        finished(complete, sent)
     }
 }
 

@@ -15,7 +15,8 @@ import NIOHTTP1
 /// - an idle keep-alive connection closes after `idleTimeout`;
 /// - a client that stops reading stops being read (backpressure on writability).
 /// A request that announces a body is answered, then the connection is half-closed and drained
-/// briefly, so the answer is not lost to a reset.
+/// briefly, so the answer is not lost to a reset. A client that half-closes (`nc -N`, a script
+/// that shuts its side after the request) gets every answer it asked for, then the close.
 ///
 /// One scheduled task per connection checks the deadline and re-arms itself, never further
 /// ahead than `headTimeout`: per request only a deadline value changes.
@@ -45,12 +46,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case open
         /// Answered the last request; closing once the writes are out.
         case closing
-        /// Output shut; reading and discarding what the client still sends, until `deadline`.
-        case draining
+        /// Reading and discarding what the client still sends, until `deadline`, once the
+        /// answer is out and the output shut (`outputShut`).
+        case draining(outputShut: Bool)
         case closed
     }
 
     private var state = State.open
+    /// The client shut its side (a FIN): nothing more will arrive, so once what it asked for is
+    /// answered the connection closes.
+    private var peerFinished = false
     /// Bytes received and not yet consumed as heads.
     private var pending: ByteBuffer?
     /// Bytes of `pending` already scanned without finding the end of a head.
@@ -122,6 +127,32 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         state = .closed
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .some(.inputClosed) = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        peerFinished = true
+        switch state {
+        case .open where waitingPoll != nil:
+            // Browsers never half-close: a FIN under a waiting long poll is a tab that went away,
+            // forgotten at once (what was answered before it is still written, then the close).
+            if let waitingPoll { responder.configuration.changeHub?.cancel(waitingPoll) }
+            waitingPoll = nil
+            finishConnection(context, drain: false)
+        case .open:
+            processPending(context)  // answers what is complete, then finishes
+        case .draining(outputShut: true):
+            // Nothing left to drain: the client has sent all it will.
+            state = .closed
+            context.close(promise: nil)
+        case .draining(outputShut: false):
+            state = .closing  // the answer's writes close the connection when they are out
+        case .closing, .closed:
+            break
+        }
     }
 
     // MARK: Reading
@@ -197,6 +228,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 scanned = scannedBytes
+                // The rest of a head that will never arrive is dropped with the connection.
+                if peerFinished, waitingPoll == nil, !streaming { finishConnection(context, drain: false) }
                 return
             case .invalid(let status, let reason):
                 refuse(context, HTTPResponseStatus(statusCode: status), reason)
@@ -212,6 +245,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 respond(context, to: request)
                 wrote = true
             }
+        }
+        if case .open = state, peerFinished, waitingPoll == nil, !streaming, pending == nil {
+            finishConnection(context, drain: false)  // every request answered: close once written
         }
         if case .open = state, waitingPoll == nil, !streaming {
             // Idle until the next byte arrives; a partial head already left has its head timeout.
@@ -254,9 +290,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         let keepAlive = request.keepAlive && !request.hasBody
         let connection: String? =
             keepAlive ? (request.isHTTP1_0 ? "keep-alive" : nil) : (request.isHTTP1_0 ? nil : "close")
-        var logLine: (() -> Void)?
+        var logLine: ((Int?) -> Void)?
         if logRequests {
-            logLine = { [logger] in logger.info("\(LogLine.request(request, response: response, started: started))") }
+            logLine = { [logger] sent in
+                logger.info("\(LogLine.request(request, response: response, started: started, sent: sent))")
+            }
         }
         write(context, response, connection: connection, isHead: request.method == .head, done: logLine)
         guard case .open = state else { return }  // a body that failed at once has closed the connection
@@ -270,10 +308,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Queues a response's bytes; `done` runs once they are handed to the socket (file bodies)
-    /// or queued (the rest).
+    /// or queued (the rest), with the body bytes sent when a file body was cut short, else nil.
     private func write(
         _ context: ChannelHandlerContext, _ response: Response, connection: String?, isHead: Bool,
-        done: (() -> Void)?
+        done: ((_ sentWhenCut: Int?) -> Void)?
     ) {
         // The head buffer of the last response is reused once the layers below let go of it
         // (for a small answer, by the time the flush returns).
@@ -290,13 +328,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         if head.capacity > Self.keptHeadBytes { head = ByteBuffer() }
         switch body {
         case .empty:
-            done?()
+            done?(nil)
         case .bytes(let buffer):
             context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
-            done?()
+            done?(nil)
         case .file(let slice):
             guard let descriptor = slice.takeDescriptor() else {
-                done?()
+                done?(0)
                 return
             }
             guard transport == .plain else {
@@ -317,24 +355,29 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             // sees a slow download progress (one region of a whole file completes only at its end).
             let end = slice.offset + slice.length
             var start = slice.offset
+            var sent = 0  // the regions written whole, for the log of a download cut short
             while end - start > Self.sentRegionBytes {
                 let part = FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + Self.sentRegionBytes)
-                context.write(wrapOutboundOut(.fileRegion(part)), promise: nil)
+                context.write(wrapOutboundOut(.fileRegion(part))).assumeIsolated().whenSuccess {
+                    sent += Self.sentRegionBytes
+                }
                 start += Self.sentRegionBytes
             }
             let region = FileRegion(fileHandle: handle, readerIndex: start, endIndex: end)
-            context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] _ in
+            context.write(wrapOutboundOut(.fileRegion(region))).assumeIsolated().whenComplete { [self] result in
                 sentFiles.removeAll { $0.handle === handle }
                 try? handle.close()
                 writesInFlight -= 1
                 if writesInFlight == 0 { setCork(context, false) }
-                done?()
+                if case .success = result { done?(nil) } else { done?(sent) }
             }
         }
     }
 
     /// Sends a file body in chunks (no sendfile through TLS); nothing else is answered meanwhile.
-    private func stream(_ context: ChannelHandlerContext, slice: FileSlice, descriptor: CInt, done: (() -> Void)?) {
+    private func stream(
+        _ context: ChannelHandlerContext, slice: FileSlice, descriptor: CInt, done: ((Int?) -> Void)?
+    ) {
         streaming = true
         writesInFlight += 1
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -344,11 +387,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 let (handler, context) = bound.value
                 return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
             },
-            finished: { complete in
+            finished: { complete, sent in
                 let (handler, context) = bound.value
                 handler.streaming = false
                 handler.writesInFlight -= 1
-                done?()
+                done?(complete ? nil : sent)
                 guard complete else {
                     // Fewer bytes than Content-Length promised: only closing tells the client.
                     handler.state = .closed
@@ -380,7 +423,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers a request that could not be read, then closes.
     private func refuse(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String) {
         let response = responder.protocolErrorResponse(status, reason)
-        write(context, response, connection: "close", isHead: false) { [self] in
+        write(context, response, connection: "close", isHead: false) { [self] _ in
             if logRequests {
                 let line = LogLine.request(
                     method: "-", path: "(unreadable request: \(reason))", status: Int(status.code),
@@ -395,13 +438,14 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// and discards what the client still sends for a moment, so the answer is not lost to a
     /// reset from unread input.
     private func finishConnection(_ context: ChannelHandlerContext, drain: Bool) {
-        state = drain ? .draining : .closing
+        state = drain && !peerFinished ? .draining(outputShut: false) : .closing
         pending = nil
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { [self] _ in
-            guard drain, case .draining = state else {
+            guard case .draining = state else {
                 context.close(promise: nil)
                 return
             }
+            state = .draining(outputShut: true)
             context.close(mode: .output, promise: nil)
             arm(context, after: Self.drainTime)
         }

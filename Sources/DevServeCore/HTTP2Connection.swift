@@ -21,6 +21,7 @@ import NIOHTTP2
 /// - Answers that make no progress for `writeStallTimeout` close the connection (`WriteStallWatcher`).
 /// - With no stream open for `idleTimeout`, the connection says GOAWAY and closes; before the
 ///   client's preface has arrived, `headTimeout` bounds it instead (as a first request head).
+///   A client that shut its side gets the answers to its open streams, then the GOAWAY.
 final class HTTP2Connection: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -41,6 +42,8 @@ final class HTTP2Connection: ChannelInboundHandler {
     private var idleDeadline = NIODeadline.distantFuture
     /// A frame from the client has arrived (its preface): the idle timeout replaces the head timeout.
     private var heardPreface = false
+    /// The client shut its side: once the open streams are answered, GOAWAY and close.
+    private var peerFinished = false
 
     /// Response header names that are HTTP/1.1 only and must not appear in HTTP/2.
     static func isConnectionSpecific(_ name: String) -> Bool {
@@ -155,6 +158,18 @@ final class HTTP2Connection: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Streams NIO closes itself (a stream error, a reset it sent) end like a reset from the peer.
         if let closed = event as? StreamClosedEvent { streamClosed(context, closed.streamID) }
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            peerFinished = true
+            // Waiting long polls belong to a tab that went away (browsers never half-close): forgotten
+            // at once, so only the other streams are still answered.
+            let waiting = polls
+            polls.removeAll()
+            for (stream, id) in waiting {
+                responder.configuration.changeHub?.cancel(id)
+                finished(context, stream: stream)
+            }
+            armIdleTimer(context)  // at once, or when the last open stream is answered
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -286,8 +301,12 @@ final class HTTP2Connection: ChannelInboundHandler {
                     let frame = HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(chunk))))
                     return context.writeAndFlush(handler.wrapOutboundOut(frame))
                 },
-                finished: { completed in
+                finished: { completed, sent in
                     let (handler, context) = bound.value
+                    if !completed, handler.logRequests {
+                        handler.logger.info(
+                            "\(LogLine.request(request, response: response, started: started, sent: sent))")
+                    }
                     guard handler.isOpen else { return }
                     if completed {
                         let end = HTTP2Frame(
@@ -332,7 +351,13 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// Moves the idle deadline; one timer checks it and re-arms itself when it moved, so a busy
     /// connection schedules nothing per stream.
     private func armIdleTimer(_ context: ChannelHandlerContext, after amount: TimeAmount? = nil) {
-        idleDeadline = context.eventLoop.now + (amount ?? responder.configuration.limits.idleTimeout)
+        let wait = peerFinished ? .zero : (amount ?? responder.configuration.limits.idleTimeout)
+        idleDeadline = context.eventLoop.now + wait
+        if peerFinished {
+            // Sooner than the check already scheduled: that one would wait for the idle timeout.
+            idleTimer?.cancel()
+            idleTimer = nil
+        }
         if idleTimer == nil { scheduleIdleCheck(context) }
     }
 

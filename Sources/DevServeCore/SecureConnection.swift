@@ -93,6 +93,15 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
         context.fireChannelInactive()
     }
 
+    /// The client shut its side before its first byte: there is nothing to answer.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     /// HTTP/2 when ALPN agreed `h2`; HTTP/1.1 otherwise (also for clients without ALPN).
     private func alpnHandler(for channel: any Channel) -> ApplicationProtocolNegotiationHandler {
         let responder = responder
@@ -135,6 +144,11 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
             timer = nil
             context.fireUserInboundEventTriggered(event)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            // Shut before the handshake ended: it cannot end now.
+            context.close(promise: nil)
             return
         }
         context.fireUserInboundEventTriggered(event)

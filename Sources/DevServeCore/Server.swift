@@ -127,7 +127,9 @@ public final class Server: Sendable {
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            // A client that shuts its side after its requests still gets the answers: the
+            // connection handlers close on `ChannelEvent.inputClosed` once they are out.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
         if case .v6 = address {
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IPV6), name: .init(IPV6_V6ONLY)), value: 1)

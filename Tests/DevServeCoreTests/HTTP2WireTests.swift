@@ -129,6 +129,20 @@ import Testing
         #expect(!wire.channel.isActive, "a connection whose answers cannot leave is closed")
     }
 
+    /// A client that shuts its side after its request gets the answer, then GOAWAY and the close.
+    @Test func aHalfClosedClientGetsItsAnswerThenGoAway() throws {
+        let wire = try Wire()
+        try wire.send(Self.preface + Self.frame(type: 0x4, stream: 0) + Self.get(stream: 1, path: "/a.txt"))
+        wire.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        wire.channel.embeddedEventLoop.run()
+        let frames = try wire.frames()
+        let data = frames.filter { $0.type == 0x0 && $0.stream == 1 }.flatMap(\.payload)
+        #expect(String(decoding: data, as: UTF8.self) == "alpha")
+        let goAway = try #require(frames.last { $0.type == 0x7 }, "a GOAWAY after the answer")
+        #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0], "GOAWAY(NO_ERROR)")
+        #expect(!wire.channel.isActive, "closed at once, not after the idle timeout")
+    }
+
     @Test func aStreamErrorResetsOnlyThatStream() throws {
         let wire = try Wire()
         // An uppercase field name is malformed (RFC 9113 §8.2.1): a stream error, not a connection one.

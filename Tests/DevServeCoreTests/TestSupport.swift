@@ -56,14 +56,17 @@ struct TestServer {
     let server: Server
     var port: Int { server.port }
 
+    /// With `logger`, requests are logged to it (`logRequests`); without, not at all.
     static func start(
-        root: String, hosts: [String] = ["127.0.0.1"], configure: (inout ServerConfiguration) -> Void = { _ in }
+        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let realRoot = try realPath(root)
-        var configuration = ServerConfiguration(root: realRoot, logRequests: false)
+        var configuration = ServerConfiguration(root: realRoot, logRequests: logger != nil)
         configure(&configuration)
         let server = try await Server.start(
-            configuration: configuration, hosts: hosts, port: .any, logger: Logger(label: "test"), threads: 1)
+            configuration: configuration, hosts: hosts, port: .any, logger: logger ?? Logger(label: "test"),
+            threads: 1)
         return TestServer(server: server)
     }
 
@@ -73,10 +76,10 @@ struct TestServer {
 
     /// Runs `body` against a fresh server and always stops it afterwards.
     static func with<T>(
-        root: String, hosts: [String] = ["127.0.0.1"], configure: (inout ServerConfiguration) -> Void = { _ in },
-        _ body: (TestServer) async throws -> T
+        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(root: root, hosts: hosts, configure: configure)
+        let server = try await start(root: root, hosts: hosts, logger: logger, configure: configure)
         do {
             let result = try await body(server)
             await server.stop()

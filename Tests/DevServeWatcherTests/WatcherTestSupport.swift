@@ -1,3 +1,4 @@
+import DevServeTestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -79,38 +80,6 @@ final class BatchRecorder: Sendable {
     @discardableResult
     func wait(for change: FileChange, timeout: Duration = .seconds(3)) async -> Bool {
         await wait(timeout: timeout) { $0.contains { $0.changes.contains(change) } }
-    }
-}
-
-/// Log messages a watcher wrote, by level.
-final class LogRecorder: Sendable {
-    private let entries = Mutex<[(level: Logger.Level, message: String)]>([])
-
-    var logger: Logger {
-        Logger(label: "devserve.watcher.test") { _ in Handler(recorder: self) }
-    }
-
-    func messages(at level: Logger.Level) -> [String] {
-        entries.withLock { $0.filter { $0.level == level }.map(\.message) }
-    }
-
-    fileprivate func append(_ level: Logger.Level, _ message: String) {
-        entries.withLock { $0.append((level, message)) }
-    }
-
-    private struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        func log(event: LogEvent) {
-            recorder.append(event.level, event.message.description)
-        }
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
     }
 }
 

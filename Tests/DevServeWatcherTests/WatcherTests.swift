@@ -1,3 +1,4 @@
+import DevServeTestSupport
 import Foundation
 import Testing
 
