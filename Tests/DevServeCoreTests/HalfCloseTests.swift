@@ -17,10 +17,7 @@ import Testing
     static func tree() throws -> TempTree {
         let tree = try TempTree()
         try tree.write("small.txt", "hello")
-        let path = try tree.write("big.bin", "")
-        let descriptor = open(path, O_WRONLY)
-        defer { close(descriptor) }
-        guard ftruncate(descriptor, off_t(fileBytes)) == 0 else { throw TestError("ftruncate failed") }
+        try tree.sparseFile("big.bin", bytes: fileBytes)
         return tree
     }
 

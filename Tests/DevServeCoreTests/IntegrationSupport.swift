@@ -46,6 +46,14 @@ extension TempTree {
     func overwriteInPlace(_ relative: String, _ text: String) throws {
         try overwriteInPlace(relative, Array(text.utf8))
     }
+
+    /// A sparse file of `bytes` zeros: large downloads without writing them to disk.
+    func sparseFile(_ relative: String, bytes: Int) throws {
+        let path = try write(relative, "")
+        let descriptor = open(path, O_WRONLY)
+        defer { close(descriptor) }
+        guard ftruncate(descriptor, off_t(bytes)) == 0 else { throw TestError("ftruncate \(path) failed") }
+    }
 }
 
 extension RawResponse {

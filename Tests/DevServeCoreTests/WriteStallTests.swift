@@ -17,10 +17,7 @@ import Testing
     /// A served folder with `big.bin`, a sparse file of `fileBytes`.
     static func tree() throws -> TempTree {
         let tree = try TempTree()
-        let path = try tree.write("big.bin", "")
-        let descriptor = open(path, O_WRONLY)
-        defer { close(descriptor) }
-        guard ftruncate(descriptor, off_t(fileBytes)) == 0 else { throw TestError("ftruncate failed") }
+        try tree.sparseFile("big.bin", bytes: fileBytes)
         return tree
     }
 
