@@ -13,7 +13,9 @@ import NIOHTTP1
 /// - a client has `headTimeout` to send a whole head once it connects or starts one (slowloris),
 ///   then gets 408;
 /// - an idle keep-alive connection closes after `idleTimeout`;
-/// - a client that stops reading stops being read (backpressure on writability).
+/// - a client that stops reading stops being read (backpressure on writability), and one that
+///   takes no part of a file body for `writeStallTimeout` is closed (a slow reader that keeps
+///   reading is not: each sendfile region or streamed chunk written is progress).
 /// A request that announces a body is answered, then the connection is half-closed and drained
 /// briefly, so the answer is not lost to a reset. A client that half-closes (`nc -N`, a script
 /// that shuts its side after the request) gets every answer it asked for, then the close.
@@ -62,6 +64,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var scanned = 0
     /// Responses (files) whose bytes are still being written; the connection is not idle.
     private var writesInFlight = 0
+    /// When a piece of a file body was last written (or the first one started): with files in
+    /// flight, no progress for `writeStallTimeout` closes the connection.
+    private var lastWriteProgress = NIODeadline.distantPast
     /// The channel's writability, as its change events last said (read per request, so kept
     /// here rather than asked of the channel each time).
     private var isWritable = true
@@ -344,22 +349,26 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
             // Cork while a file goes out, as nginx's tcp_nopush does: the head and the file leave in
             // full segments, and the last partial one when the cork comes off.
-            if writesInFlight == 0 { setCork(context, true) }
+            if writesInFlight == 0 {
+                setCork(context, true)
+                lastWriteProgress = .now()
+            }
             writesInFlight += 1
             sentFiles.append((handle, slice.offset + slice.length))
             if timerFiresAt > .now() + Self.sentFileCheck {
                 timer?.cancel()
                 schedule(context, at: .now() + Self.sentFileCheck)
             }
-            // In regions of `sentRegionBytes`, each completing as it leaves: the write-stall watcher
-            // sees a slow download progress (one region of a whole file completes only at its end).
+            // In regions of `sentRegionBytes`, each completing as it leaves: a slow download shows
+            // progress (one region of a whole file completes only at its end).
             let end = slice.offset + slice.length
             var start = slice.offset
             var sent = 0  // the regions written whole, for the log of a download cut short
             while end - start > Self.sentRegionBytes {
                 let part = FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + Self.sentRegionBytes)
-                context.write(wrapOutboundOut(.fileRegion(part))).assumeIsolated().whenSuccess {
+                context.write(wrapOutboundOut(.fileRegion(part))).assumeIsolated().whenSuccess { [self] in
                     sent += Self.sentRegionBytes
+                    lastWriteProgress = .now()
                 }
                 start += Self.sentRegionBytes
             }
@@ -379,13 +388,20 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         _ context: ChannelHandlerContext, slice: FileSlice, descriptor: CInt, done: ((Int?) -> Void)?
     ) {
         streaming = true
+        if writesInFlight == 0 { lastWriteProgress = .now() }
         writesInFlight += 1
+        if timerFiresAt > lastWriteProgress + limits.writeStallTimeout {
+            timer?.cancel()
+            schedule(context, at: lastWriteProgress + limits.writeStallTimeout)
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         FileStream(
             descriptor: descriptor, offset: slice.offset, length: slice.length, channel: context.channel,
             write: { chunk in
                 let (handler, context) = bound.value
-                return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
+                let written = context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
+                written.assumeIsolated().whenSuccess { handler.lastWriteProgress = .now() }
+                return written
             },
             finished: { complete, sent in
                 let (handler, context) = bound.value
@@ -406,6 +422,19 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         ).start()
+    }
+
+    /// With files going out: closes a connection whose client took nothing for
+    /// `writeStallTimeout` (it stopped reading; it would hold its socket and files for ever),
+    /// else checks again then.
+    private func checkWriteProgress(_ context: ChannelHandlerContext) {
+        let stalledAt = lastWriteProgress + limits.writeStallTimeout
+        guard stalledAt > .now() else {
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        schedule(context, at: stalledAt)
     }
 
     /// The file is now shorter than the offset its response must reach.
@@ -487,7 +516,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             return
         case .closing:
             // Closing waits for the last writes: a file still going out is still checked.
-            if !sentFiles.isEmpty { schedule(context, at: .now() + Self.sentFileCheck) }
+            if writesInFlight > 0 { checkWriteProgress(context) }
             return
         case .draining:
             if deadline > .now() {
@@ -500,8 +529,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case .open:
             break
         }
-        if writesInFlight > 0 || waitingPoll != nil {
-            // A download in progress, or a long poll waiting, is not idle.
+        if writesInFlight > 0 {
+            // A download in progress is not idle, as long as it progresses.
+            checkWriteProgress(context)
+            return
+        }
+        if waitingPoll != nil {
+            // A long poll waiting is not idle.
             arm(context, after: limits.idleTimeout)
             return
         }

@@ -112,7 +112,6 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
                 if case .negotiated("h2") = result {
                     try HTTP2Connection.install(on: pipeline, responder: responder, logger: logger)
                 } else {
-                    try pipeline.addHandler(WriteStallWatcher(limit: responder.configuration.limits.writeStallTimeout))
                     try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
                 }
             }

@@ -120,8 +120,6 @@ public final class Server: Sendable {
                             SecureConnectionSniffer(responder: responder, logger: logger, tls: tls))
                     } else {
                         try channel.pipeline.syncOperations.addHandler(
-                            WriteStallWatcher(limit: configuration.limits.writeStallTimeout))
-                        try channel.pipeline.syncOperations.addHandler(
                             HTTP1Connection(responder: responder, logger: logger))
                     }
                 }

@@ -1,16 +1,17 @@
 import NIOCore
 
-/// Closes a connection whose answers stop leaving: a client that stops reading (a tiny receive
-/// window, an HTTP/2 flow-control window of 0) would otherwise hold its socket and its open
-/// files for as long as it likes, since the idle timeout does not run while an answer is going
-/// out. Progress, not completion, is the test: a write that completes (a chunk handed to the
-/// socket, or to the layer below) restarts the clock, so a slow reader that keeps reading (a
-/// paused `<video>` reading in bursts) is never cut.
+/// Closes an HTTP/2 connection whose answers stop leaving: a client that keeps its flow-control
+/// window at 0 (or stops reading) would otherwise hold its socket and the files of its open
+/// streams for as long as it likes, since the idle timeout does not run while a stream is open.
+/// Progress, not completion, is the test: a write that completes (a chunk passed on by NIO's
+/// HTTP/2 handler) restarts the clock, so a slow reader that keeps reading is never cut.
 ///
-/// It sits directly in front of the connection handler (HTTP1Connection, HTTP2Connection), so it
-/// sees the writes the protocol engine holds back too (HTTP/2 flow control keeps DATA frames
-/// below it until the window opens). The connection's file bodies go out in pieces small enough
-/// that their writes complete often (`FileStream` chunks, sendfile regions).
+/// It sits between NIO's HTTP/2 handler and `HTTP2Connection`, so it sees the DATA frames flow
+/// control holds back. Only writes that carry a promise are watched, which costs nothing per
+/// small answer: the connection gives one to every chunk of a file body (`FileStream`), the only
+/// answers that hold a file and keep a stream open; an answer from memory is queued whole, its
+/// stream ends at once, and the idle timeout then ends a connection whose client never takes it.
+/// (HTTP/1.1 checks the same in its own timer, with no handler in the way of every write.)
 final class WriteStallWatcher: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
@@ -27,12 +28,15 @@ final class WriteStallWatcher: ChannelOutboundHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard let promise else {
+            context.write(data, promise: nil)
+            return
+        }
         if unfinished == 0 {
             lastProgress = context.eventLoop.now
             if timer == nil { schedule(context, at: lastProgress + limit) }
         }
         unfinished += 1
-        let promise = promise ?? context.eventLoop.makePromise()
         promise.futureResult.assumeIsolated().whenComplete { [self] _ in
             unfinished -= 1
             lastProgress = context.eventLoop.now

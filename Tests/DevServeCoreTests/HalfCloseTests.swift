@@ -59,11 +59,17 @@ import Testing
         return found
     }
 
-    @Test func aHalfClosedClientGetsTheWholeFileAndTheLogSaysSo() async throws {
+    /// Plain (sendfile) and through the TLS code path (streamed chunks).
+    @Test(arguments: [false, true])
+    func aHalfClosedClientGetsTheWholeFileAndTheLogSaysSo(tls: Bool) async throws {
         let tree = try Self.tree()
         let logs = LogRecorder()
-        try await TestServer.with(root: tree.path, logger: logs.logger) { server in
-            let received = try await offPool { try Self.halfClosedExchange(port: server.port, Self.get("/big.bin")) }
+        try await TestServer.with(
+            root: tree.path, logger: logs.logger, configure: { if tls { $0.tls = PlaintextTLSStandIn.setup } }
+        ) { server in
+            let received = try await offPool {
+                try Self.halfClosedExchange(port: server.port, (tls ? "\u{16}" : "") + Self.get("/big.bin"))
+            }
             let bytes = try #require(received, "the server never closed")
             let answers = Self.statuses(bytes)
             #expect(answers.map(\.status) == ["HTTP/1.1 200 OK"])

@@ -1,5 +1,9 @@
 import DevServeTestSupport
 import Foundation
+import NIOCore
+import NIOTLS
+
+@testable import DevServeCore
 
 #if canImport(Glibc)
     import Glibc
@@ -196,3 +200,29 @@ final class TimedClient {
         return response
     }
 }
+
+/// Stands in for the TLS handler in `ServerConfiguration.tls`, so the connections' TLS code paths
+/// (streamed file bodies, ALPN) run over a real socket without OpenSSL: the client sends one 0x16
+/// byte (what the sniffer takes for a ClientHello), then plain HTTP/1.1; the byte is dropped and
+/// the handshake reported done with `http/1.1`.
+final class PlaintextTLSStandIn: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static var setup: TLSSetup { TLSSetup(makeHandler: { PlaintextTLSStandIn() }) }
+
+    private var handshaken = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if !handshaken {
+            handshaken = true
+            bytes.moveReaderIndex(forwardBy: 1)
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "http/1.1"))
+        }
+        if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+    }
+}
+
+@available(*, unavailable)
+extension PlaintextTLSStandIn: Sendable {}

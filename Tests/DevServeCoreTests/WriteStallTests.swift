@@ -46,16 +46,22 @@ import Testing
 
     static let request = "GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-    @Test func aClientThatStopsReadingIsClosed() async throws {
+    /// Plain (sendfile) and through the TLS code path (streamed chunks).
+    @Test(arguments: [false, true])
+    func aClientThatStopsReadingIsClosed(tls: Bool) async throws {
         let tree = try Self.tree()
         try await TestServer.with(
-            root: tree.path, configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
+            root: tree.path,
+            configure: {
+                $0.limits.writeStallTimeout = .milliseconds(500)
+                if tls { $0.tls = PlaintextTLSStandIn.setup }
+            }
         ) { server in
             try await offPool {
                 let descriptor = try connectTCP(
                     host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 4096)
                 defer { close(descriptor) }
-                try sendAll(descriptor, Array(Self.request.utf8))
+                try sendAll(descriptor, (tls ? [0x16] : []) + Array(Self.request.utf8))
                 // Read nothing for well past the stall limit, then take what is left.
                 usleep(2_500_000)
                 let (bytes, closed) = Self.readAll(descriptor)
@@ -65,16 +71,22 @@ import Testing
         }
     }
 
-    @Test func aClientThatKeepsReadingIsNotCut() async throws {
+    /// Plain (sendfile) and through the TLS code path (streamed chunks).
+    @Test(arguments: [false, true])
+    func aClientThatKeepsReadingIsNotCut(tls: Bool) async throws {
         let tree = try Self.tree()
         try await TestServer.with(
-            root: tree.path, configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
+            root: tree.path,
+            configure: {
+                $0.limits.writeStallTimeout = .milliseconds(500)
+                if tls { $0.tls = PlaintextTLSStandIn.setup }
+            }
         ) { server in
             try await offPool {
                 let descriptor = try connectTCP(
                     host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 64 * 1024)
                 defer { close(descriptor) }
-                try sendAll(descriptor, Array(Self.request.utf8))
+                try sendAll(descriptor, (tls ? [0x16] : []) + Array(Self.request.utf8))
                 // Slower than the socket allows (a pause after every read), so the download
                 // takes longer than the stall limit; it keeps progressing, so it is not cut.
                 let started = ContinuousClock.now
