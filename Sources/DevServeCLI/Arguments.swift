@@ -19,7 +19,7 @@ enum HeaderArgument {
         let reserved = [
             "content-length", "transfer-encoding", "connection", "content-range", "content-type", "date", "etag",
             "last-modified", "accept-ranges", "cache-control", "x-content-type-options", "location", "allow",
-            "access-control-allow-origin",
+            "access-control-allow-origin", "cross-origin-resource-policy",
         ]
         if reserved.contains(name.lowercased()) {
             throw ValidationError("--header '\(name)' is set by devserve itself and cannot be overridden.")

@@ -73,6 +73,7 @@ import Testing
         // Names devserve sets would go out twice.
         (["--header", "Content-Type: text/plain"], "is set by devserve itself"),
         (["--header", "cache-control: max-age=9"], "is set by devserve itself"),
+        (["--header", "Cross-Origin-Resource-Policy: cross-origin"], "is set by devserve itself"),
         (["--header", "X-Long: " + String(repeating: "a", count: 5000)], "keep it under 4096"),
         (["--cors", "localhost:3000"], "is not an origin"),
         (["--allow-host", "bad host"], "is not a host name"),
