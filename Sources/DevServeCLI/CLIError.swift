@@ -5,6 +5,7 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
     case rootIsALoop(String)
     case rootUnreadable(String, reason: String)
     case unknownHost(String)
+    case noSignalPipe(reason: String)
     indirect case watchFolder(String, problem: CLIError)
 
     public var description: String {
@@ -30,6 +31,9 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
         case .unknownHost(let host):
             return "--host '\(host)' is not an address of this machine: use an IP address such as 127.0.0.1 or ::1, "
                 + "or 'localhost'."
+        case .noSignalPipe(let reason):
+            return "devserve cannot set up Ctrl-C handling (\(reason)): "
+                + "raise the open-file limit (ulimit -n) and start it again."
         }
     }
 }

@@ -171,6 +171,8 @@ public struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "devserve")
+        // Before anything is written: a stop asked for during start-up waits in the stream.
+        let signals = try ProcessSignals.install()
         var plan = try LaunchPlan(options: self)
         ResourceLimits.raiseOpenFileLimit()
         if servesTLS {
@@ -215,18 +217,14 @@ public struct ServeCommand: AsyncParsableCommand {
         if open, let url = banner.primaryURL {
             BrowserOpener.open(url, logger: logger)
         }
-        // SIGHUP reloads every page; SIGINT or SIGTERM stop once: waiting polls answered, the
-        // watcher joined, then listeners, connections and event loops.
-        let reloadAll = SignalWatcher(signals: [SIGHUP]) {
-            guard let hub else { return }
+        // SIGHUP reloads every page; SIGINT or SIGTERM stop once (caught since run() began):
+        // waiting polls answered, the watcher joined, then listeners, connections and event loops.
+        for await number in signals {
+            guard number == SIGHUP else { break }
+            guard let hub else { continue }
             let told = hub.publish([], full: true).told
             logger.info("reload: everything (SIGHUP) → \(told) waiting client\(told == 1 ? "" : "s") told")
         }
-        let (stopRequests, stop) = AsyncStream<Void>.makeStream()
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { stop.yield() }
-        for await _ in stopRequests { break }
-        signals.cancel()
-        reloadAll.cancel()
         hub?.close()
         watcher?.stop()
         await server.shutdown()

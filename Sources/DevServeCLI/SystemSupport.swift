@@ -98,23 +98,65 @@ enum ResourceLimits {
     }
 }
 
-/// Runs a handler on SIGINT / SIGTERM instead of dying mid-write.
-final class SignalWatcher {
-    private let sources: [any DispatchSourceSignal]
+/// SIGINT, SIGTERM and SIGHUP as a stream, caught from the moment `install` returns.
+///
+/// The handler is a plain sigaction(2) handler that writes the signal's number into a pipe, the
+/// one thing a handler may safely do; a dispatch source reads the pipe. Dispatch's own signal
+/// sources are not enough: they need the signal ignored first and arm later, on dispatch's
+/// thread, so a SIGTERM sent just after the start-up block was printed could be dropped and
+/// leave the server running for good. A byte in a pipe waits until it is read.
+///
+/// The first SIGINT or SIGTERM asks for a clean stop; from then on both have their default
+/// action again, so a second Ctrl-C ends a stop that hangs.
+enum ProcessSignals {
+    static let stopSignals: [Int32] = [SIGINT, SIGTERM]
 
-    init(signals: [Int32], handler: @escaping @Sendable () -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            return source
+    /// Installs the handlers, once per process.
+    static func install() throws(CLIError) -> AsyncStream<Int32> {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw .noSignalPipe(reason: String(cString: strerror(errno))) }
+        for end in ends {
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
         }
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        let reader = DispatchSource.makeReadSource(fileDescriptor: ends[0], queue: .global())
+        reader.setEventHandler {
+            var bytes = [UInt8](repeating: 0, count: 64)
+            let count = read(ends[0], &bytes, bytes.count)
+            for byte in bytes.prefix(max(count, 0)) {
+                let number = Int32(byte)
+                if stopSignals.contains(number) {
+                    for stop in stopSignals { signal(stop, SIG_DFL) }
+                }
+                continuation.yield(number)
+            }
+        }
+        signalPipeReader = reader  // dispatch does not keep a resumed source alive
+        reader.resume()
+        signalPipeWriteEnd = ends[1]
+        for number in stopSignals + [SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = writeSignalNumber
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(number, &action, nil)
+        }
+        return stream
     }
+}
 
-    func cancel() {
-        for source in sources { source.cancel() }
-    }
+/// The pipe's write end, set once before any handler is installed and only read after.
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+/// The source reading the pipe, kept for the life of the process.
+nonisolated(unsafe) private var signalPipeReader: (any DispatchSourceRead)?
+
+/// The handler: async-signal-safe, it writes one byte and keeps errno as it was.
+private func writeSignalNumber(_ number: Int32) {
+    let saved = errno
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(signalPipeWriteEnd, &byte, 1)
+    errno = saved
 }
 
 /// Opens URLs in the desktop's browser. Spawns the opener with posix_spawn rather than

@@ -27,6 +27,21 @@ import Testing
         #expect(try server.stop() == 0, "SIGTERM stops cleanly")
     }
 
+    /// A SIGTERM sent the moment the start-up block shows (a script, a process manager, a quick
+    /// Ctrl-C) stops devserve cleanly: the handlers are in place before anything is printed.
+    @Test func aStopSentAsSoonAsTheStartUpBlockShowsIsHonoured() throws {
+        let folder = try TempFolder()
+        for _ in 0..<12 {
+            let server = try DevServeProcess([folder.path, "--port", "0"])
+            let deadline = Date().addingTimeInterval(15)
+            while !server.output.contains("http://127.0.0.1:") && server.process.isRunning && Date() < deadline {
+                usleep(500)
+            }
+            #expect(try server.stop() == 0)
+            #expect(server.process.terminationReason == .exit, "it exits on its own, not killed by the signal")
+        }
+    }
+
     @Test func controlCharactersInTheLogAreEscaped() throws {
         let folder = try TempFolder()
         let server = try DevServeProcess([folder.path, "--port", "0"])
