@@ -55,14 +55,6 @@ public final class FileResponder: Sendable {
         }
     }
 
-    /// `answer`, for callers that cannot wait: an up-to-date poll is told there is nothing new.
-    public func respond(to request: HTTPRequest) -> Response {
-        switch answer(request) {
-        case .response(let response): return response
-        case .waitForChanges: return pollResponse(.nothingNew, request: request)
-        }
-    }
-
     func route(_ request: HTTPRequest) -> Outcome {
         // 1. Who is asking.
         if request.hosts.count > 1 {

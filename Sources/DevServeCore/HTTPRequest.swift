@@ -1,8 +1,6 @@
-import NIOHTTP1
-
 /// A request head as the responder reads it: the method, the raw target, and the header fields
 /// devserve acts on, picked out in one pass. Built by the HTTP/1.1 parser straight from the
-/// bytes, or from NIO's `HTTPRequestHead` (HTTP/2 streams, tests).
+/// bytes, and from an HTTP/2 stream's header block.
 public struct HTTPRequest: Sendable {
     public enum Method: Equatable, Sendable {
         case get, head, options
@@ -87,17 +85,5 @@ public struct HTTPRequest: Sendable {
         case "access-control-request-headers": accessControlRequestHeaders = value
         default: break
         }
-    }
-
-    /// From NIO's head (HTTP/2 streams through NIO's codec, and tests).
-    public init(head: HTTPRequestHead, scheme: String = "http") {
-        self.init(
-            method: Method(head.method.rawValue), target: head.uri, versionMinor: head.version.minor, scheme: scheme)
-        for (name, value) in head.headers {
-            record(lowercasedName: name.lowercased(), value: value)
-        }
-        keepAlive = head.isKeepAlive
-        let length = head.headers.first(name: "content-length")
-        hasBody = head.headers.contains(name: "transfer-encoding") || (length != nil && length != "0")
     }
 }

@@ -9,7 +9,7 @@ import NIOCore
 #endif
 
 /// The file-system calls devserve makes, each returning errno on failure instead of throwing, so
-/// the responder maps errno to a status in one place (`FileError.status`).
+/// the responder decides what each errno means for the client where it makes the call.
 enum POSIX {
     struct FileStatus: Equatable, Sendable {
         var device: UInt64
@@ -90,7 +90,7 @@ enum POSIX {
         #endif
     }
 
-    /// Reads up to `count` bytes at `offset` into a fresh array (for small files only).
+    /// Reads up to `count` bytes from the start of the file into a fresh array (small files only).
     static func read(_ descriptor: CInt, count: Int) -> Result<[UInt8], Errno> {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
@@ -168,7 +168,6 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { String(cString: strerror(code)) }
     public var isPermissionDenied: Bool { code == EACCES || code == EPERM }
     static let notADirectory = Errno(ENOTDIR)
-    static let noSuchFile = Errno(ENOENT)
 }
 
 // `withCString` hands over a native String's own NUL-terminated bytes; passing the String

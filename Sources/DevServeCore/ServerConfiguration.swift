@@ -4,8 +4,6 @@ import NIOCore
 public struct ServerConfiguration: Sendable {
     /// The folder served, as a real path (symlinks resolved, no trailing slash unless `/`).
     public var root: String
-    /// Where to listen.
-    public var addresses: [SocketAddress]
     /// Serve `/index.html` for unknown extension-less paths that accept HTML.
     public var spa: Bool
     /// Headers added to every response (`--header`).
@@ -62,13 +60,12 @@ public struct ServerConfiguration: Sendable {
     }
 
     public init(
-        root: String, addresses: [SocketAddress] = [], spa: Bool = false,
+        root: String, spa: Bool = false,
         extraHeaders: [(name: String, value: String)] = [], policy: RequestPolicy = RequestPolicy(),
         protectedPaths: Set<String> = [], logRequests: Bool = false, changeHub: ChangeHub? = nil,
         limits: Limits = Limits(), tls: TLSSetup? = nil
     ) {
         self.root = root
-        self.addresses = addresses
         self.spa = spa
         self.extraHeaders = extraHeaders
         self.policy = policy

@@ -11,12 +11,9 @@ public struct Validators: Equatable, Sendable {
         self.lastModified = lastModified
     }
 
-    /// An ETag from a file's size and modification time in nanoseconds (and a variant tag when the
-    /// bytes served differ from the file's, as when a script is injected).
-    public init(size: Int, modifiedNanoseconds: Int, variant: String? = nil) {
-        var tag = "\"" + String(size, radix: 16) + "-" + String(modifiedNanoseconds, radix: 16)
-        if let variant { tag += "-" + variant }
-        tag += "\""
+    /// An ETag from a file's size and modification time in nanoseconds.
+    public init(size: Int, modifiedNanoseconds: Int) {
+        let tag = "\"" + String(size, radix: 16) + "-" + String(modifiedNanoseconds, radix: 16) + "\""
         self.init(etag: tag, lastModified: modifiedNanoseconds / 1_000_000_000)
     }
 

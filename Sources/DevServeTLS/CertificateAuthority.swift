@@ -1,4 +1,4 @@
-// The per-user local CA and the leaf certificates it signs (DESIGN.md, "TLS"). The CA lives
+// The per-user local CA and the leaf certificates it signs (README.md, "HTTPS"). The CA lives
 // outside every project; its nameConstraints limit it to localhost names and loopback/private
 // addresses, so trusting it cannot vouch for any real site. Names outside those limits are
 // refused here rather than signed into a certificate browsers would reject.

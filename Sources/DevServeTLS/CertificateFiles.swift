@@ -65,7 +65,6 @@ public enum CertificateFiles {
         folder.hasSuffix("/") ? folder + name : folder + "/" + name
     }
 
-    /// The folder part of `path` (`""` for a bare name, `/` for a file at the root).
     /// Runs `body` holding an exclusive lock on `folder/.lock`, so two devserve processes never
     /// make or rewrite the same files at once (the second waits, then finds them made). Where the
     /// lock file cannot be opened (a read-only folder), `body` runs without it.

@@ -91,9 +91,6 @@ struct Coalescer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
         full = true
     }
 
-    /// The net kind recorded for `path` in the open batch.
-    func pendingKind(of path: String) -> FileChange.Kind? { kinds[path]?.kind }
-
     /// The open batch if it is due at `now`, and a fresh start; nil if none is due. A batch whose
     /// changes all cancelled out (created then deleted) comes back empty: callers publish nothing.
     mutating func takeIfDue(at now: Instant) -> ChangeBatch? {

@@ -92,8 +92,13 @@ import Testing
         let fixture = try Fixture()
         try fixture.request(1, "/a.txt", method: "HEAD")
         let head = try fixture.written()
-        #expect(head.count == 1)
+        #expect(head.count == 1, "HEAD is one HEADERS frame, no DATA: \(head)")
         #expect(Self.headers(head[0])?.first(name: "content-length") == "5")
+        guard case .headers(let block) = head.first?.payload else {
+            Issue.record("HEAD was not answered with HEADERS: \(head)")
+            return
+        }
+        #expect(block.endStream, "the HEADERS frame of a HEAD answer ends the stream")
         try fixture.request(3, "/missing.txt")
         #expect(try fixture.written().first.flatMap(Self.headers)?.first(name: ":status") == "404")
         try fixture.request(5, "/a.txt", method: "DELETE")

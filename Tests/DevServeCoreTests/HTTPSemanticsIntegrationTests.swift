@@ -3,7 +3,7 @@ import Testing
 
 @testable import DevServeCore
 
-/// DESIGN.md "Files it serves", checked on the wire: a real server on a free loopback port and a
+/// README.md "What it serves", checked on the wire: a real server on a free loopback port and a
 /// raw HTTP/1.1 client, asserting status lines, headers and exact bytes.
 @Suite struct HTTPSemanticsIntegrationTests {
     // MARK: Methods
@@ -186,8 +186,8 @@ import Testing
                 #expect(response.status == 200, "\(target): \(response.statusLine)")
                 #expect(response.text == body, "\(target)")
             }
-            // Raw bytes >= 0x80 are not valid in an HTTP/1.1 request-target (RFC 9112); NIO's
-            // parser refuses them with 400 before devserve sees the request.
+            // Raw bytes >= 0x80 are not valid in an HTTP/1.1 request-target (RFC 9112); devserve's
+            // parser refuses them with 400 before the responder sees the request.
             let raw = try RawClient.get("/é.txt", port: server.port)
             #expect(raw.status == 400)
         }

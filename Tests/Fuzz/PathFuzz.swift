@@ -128,7 +128,7 @@ private func hexDigit(_ value: UInt8) -> UInt8 {
     value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
 }
 
-/// A second, deliberately plain reading of the rules in DESIGN.md ("Security defaults" → Paths):
+/// A second, deliberately plain reading of the rules in README.md ("Security defaults"):
 /// split the path on `/`, decode each segment once, refuse what must be refused, resolve dots.
 /// It shares no code with `RequestTarget` so a slip in one shows up as a disagreement.
 private enum ReferenceResolver {
