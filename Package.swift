@@ -112,6 +112,7 @@ let package = Package(
             name: "DevServeTLSTests",
             dependencies: [
                 "DevServeTLS",
+                "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

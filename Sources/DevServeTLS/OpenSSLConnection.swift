@@ -67,7 +67,7 @@ final class OpenSSLServerContext: @unchecked Sendable {
 /// One TLS connection: an SSL object between a read BIO (ciphertext in) and a write BIO
 /// (ciphertext out). Used on one thread at a time (its channel's event loop).
 final class OpenSSLConnection {
-    private let ssl: OpaquePointer
+    let ssl: OpaquePointer
     private let readBIO: OpaquePointer
     private let writeBIO: OpaquePointer
     /// Keeps the context alive as long as the SSL object refers to it.
@@ -89,18 +89,8 @@ final class OpenSSLConnection {
         try self.init(context: server.pointer, owner: server, isServer: true)
     }
 
-    /// A client connection, for tests: `context` is an `OpenSSLClientContext`.
-    convenience init(client: OpenSSLClientContext, alpn: [String]) throws(TLSError) {
-        try self.init(context: client.pointer, owner: client, isServer: false)
-        var wire: [UInt8] = []
-        for name in alpn {
-            wire.append(UInt8(name.utf8.count))
-            wire += name.utf8
-        }
-        if !wire.isEmpty { _ = copenssl_set_alpn_protos(ssl, wire, UInt32(wire.count)) }
-    }
-
-    private init(context pointer: OpaquePointer, owner: AnyObject, isServer: Bool) throws(TLSError) {
+    /// `owner` keeps the context alive; a client connection is made by the tests only.
+    init(context pointer: OpaquePointer, owner: AnyObject, isServer: Bool) throws(TLSError) {
         ERR_clear_error()
         guard let ssl = SSL_new(pointer) else { throw OpenSSLServerContext.failure("creating a TLS connection") }
         guard let readBIO = copenssl_new_memory_bio() else {
@@ -219,36 +209,3 @@ final class OpenSSLConnection {
 
 @available(*, unavailable)
 extension OpenSSLConnection: Sendable {}
-
-/// A client context that trusts one CA, for the tests' in-memory client and for probes.
-final class OpenSSLClientContext: @unchecked Sendable {
-    // @unchecked: configured in init, then only read by SSL_new.
-    let pointer: OpaquePointer
-
-    /// `maximumVersion` limits the client (e.g. to TLS 1.1, to check the server refuses it).
-    init(trusting caPEM: [UInt8]?, hostName: String?, maximumVersion: Int32? = nil) throws(TLSError) {
-        ERR_clear_error()
-        guard let context = SSL_CTX_new(TLS_client_method()) else {
-            throw OpenSSLServerContext.failure("creating the client context")
-        }
-        pointer = context
-        if let maximumVersion {
-            _ = copenssl_ctx_set_min_proto_version(context, 0)
-            _ = copenssl_ctx_set_max_proto_version(context, maximumVersion)
-            SSL_CTX_set_security_level(context, 0)
-        }
-        guard let caPEM else { return }
-        let certificate = try OpenSSLCertificates.readCertificate(caPEM, purpose: "reading the CA to trust")
-        defer { X509_free(certificate) }
-        guard X509_STORE_add_cert(SSL_CTX_get_cert_store(context), certificate) == 1 else {
-            throw OpenSSLServerContext.failure("trusting the CA")
-        }
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-        if let hostName {
-            let parameters = SSL_CTX_get0_param(context)
-            _ = X509_VERIFY_PARAM_set1_host(parameters, hostName, 0)
-        }
-    }
-
-    deinit { SSL_CTX_free(pointer) }
-}
