@@ -18,10 +18,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // The system layer: Glibc only. One Errno, the EINTR-retrying system-call wrapper, path
+        // strings. Every other module builds on it.
+        .target(name: "DevServeSystem", swiftSettings: strict),
         // HTTP pipeline, path resolver, file responder, policies. No C modules.
         .target(
             name: "DevServeCore",
             dependencies: [
+                "DevServeSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -38,6 +42,7 @@ let package = Package(
         .target(
             name: "DevServeCLI",
             dependencies: [
+                "DevServeSystem",
                 "DevServeCore",
                 "DevServeTLS",
                 "DevServeWatcher",
@@ -83,7 +88,7 @@ let package = Package(
         // The file watcher: the only code calling inotifytools_*, on its own thread. No NIO.
         .target(
             name: "DevServeWatcher",
-            dependencies: ["CInotifyTools", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["DevServeSystem", "CInotifyTools", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -102,6 +107,7 @@ let package = Package(
         .target(
             name: "DevServeTLS",
             dependencies: [
+                "DevServeSystem",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevServeSystem
 
 /// `--header "Name: value"`: a token name and a value without line breaks.
 enum HeaderArgument {
@@ -8,7 +9,7 @@ enum HeaderArgument {
         }
         let name = String(text[..<colon])
         let value = String(text[text.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" }))
-        guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+        guard !name.isEmpty, name.utf8.allSatisfy(ASCII.isTokenByte) else {
             throw ValidationError("--header '\(text)' has an invalid name: use letters, digits and - only.")
         }
         guard value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
@@ -35,15 +36,6 @@ enum HeaderArgument {
     /// Longer values can break HTTP/2 responses (clients cap a header block at 16 KiB or so).
     static let maximumValueBytes = 4096
 
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
-    }
 }
 
 /// `--cors ORIGIN`: `scheme://host[:port]`, no path.

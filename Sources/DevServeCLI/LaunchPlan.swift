@@ -1,4 +1,5 @@
 import DevServeCore
+import DevServeSystem
 import DevServeTLS
 import NIOCore
 
@@ -26,7 +27,7 @@ public struct LaunchPlan: Sendable {
     public static let defaultPortAttempts = 20
 
     public init(options: ServeCommand, workingDirectory: String? = nil) throws {
-        let cwd = workingDirectory ?? Self.currentDirectory()
+        let cwd = workingDirectory ?? Paths.currentDirectory()
         self.workingDirectory = cwd
         let root = try Self.resolveRoot(options.root, cwd: cwd)
         var watchRoots = [root]
@@ -80,7 +81,7 @@ public struct LaunchPlan: Sendable {
 
     /// The real path of the folder to serve, or the sentence saying why it cannot be served.
     static func resolveRoot(_ path: String, cwd: String) throws(CLIError) -> String {
-        let absolute = Self.absolute(path, cwd: cwd)
+        let absolute = Paths.absolute(path, cwd: cwd)
         var info = stat()
         guard stat(absolute, &info) == 0 else {
             if errno == EACCES { throw .rootUnreadable(path, reason: "permission denied") }
@@ -125,10 +126,10 @@ public struct LaunchPlan: Sendable {
     /// Also the local CA's certificate and key, wherever the served folder lies: the CA is
     /// trusted by the user's browsers, so its key must never leave the machine.
     static func protectedPaths(cwd: String) -> Set<String> {
-        var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { absolute($0, cwd: cwd) }
+        var paths = ["certs/localhost.pem", "certs/localhost-key.pem"].map { Paths.absolute($0, cwd: cwd) }
         let environment = ProcessEnvironment.caEnvironment(invoker: SudoInvoker.current())
         if let folder = try? CertificateAuthority.defaultFolder(environment: environment) {
-            paths += ["ca.pem", "ca-key.pem"].map { CertificateFiles.join(folder, $0) }
+            paths += ["ca.pem", "ca-key.pem"].map { Paths.join(folder, $0) }
         }
         return realPaths(paths)
     }
@@ -146,14 +147,4 @@ public struct LaunchPlan: Sendable {
         return result
     }
 
-    /// `path` as given when absolute, else under `cwd`.
-    static func absolute(_ path: String, cwd: String) -> String {
-        path.hasPrefix("/") ? path : (cwd == "/" ? "/" : cwd + "/") + path
-    }
-
-    static func currentDirectory() -> String {
-        guard let cwd = getcwd(nil, 0) else { return "." }
-        defer { free(cwd) }
-        return String(cString: cwd)
-    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevServeCore
+import DevServeSystem
 import DevServeWatcher
 import Dispatch
 import Logging

@@ -1,3 +1,4 @@
+import DevServeSystem
 import DevServeTLS
 import Dispatch
 import Logging
@@ -57,7 +58,7 @@ struct SudoInvoker: Sendable, Equatable {
     /// The local CA in `folder`, made when missing, except for a sudo invoker: made by root, its
     /// key would be a root-owned file in their home that their own devserve cannot read.
     static func localCA(in folder: String, invoker: SudoInvoker?) throws(TLSError) -> LocalCA {
-        let certificatePath = CertificateFiles.join(folder, "ca.pem")
+        let certificatePath = Paths.join(folder, "ca.pem")
         if let invoker, access(certificatePath, F_OK) != 0 {
             throw .noLocalCAUnderSudo(user: invoker.name, path: certificatePath)
         }
@@ -254,7 +255,7 @@ enum ProgramRunner {
         }
         close(ends[0])
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = systemCall("waitpid") { waitpid(pid, &status, 0) }
         // WIFEXITED / WEXITSTATUS are macros Swift cannot import: low 7 bits = signal, next 8 = status.
         let signal = status & 0x7f
         return Finished(

@@ -1,4 +1,5 @@
 import DevServeCore
+import DevServeSystem
 import DevServeTLS
 import Logging
 
@@ -24,15 +25,15 @@ struct TLSLaunch {
         let certificatePath: String
         let context: TLSServerContext
         if let certificate, let key {
-            certificatePath = LaunchPlan.absolute(certificate, cwd: cwd)
+            certificatePath = Paths.absolute(certificate, cwd: cwd)
             context = try TLSServerContext(
-                certificatePath: certificatePath, keyPath: LaunchPlan.absolute(key, cwd: cwd))
+                certificatePath: certificatePath, keyPath: Paths.absolute(key, cwd: cwd))
         } else {
             let folder = try CertificateAuthority.defaultFolder(environment: environment)
             let authority = try SudoInvoker.localCA(in: folder, invoker: invoker)
             if authority.isNew { notes.append("Made the local CA \(authority.certificatePath): \(untrustedCA).") }
-            certificatePath = LaunchPlan.absolute("certs/localhost.pem", cwd: cwd)
-            let keyPath = LaunchPlan.absolute("certs/localhost-key.pem", cwd: cwd)
+            certificatePath = Paths.absolute("certs/localhost.pem", cwd: cwd)
+            let keyPath = Paths.absolute("certs/localhost-key.pem", cwd: cwd)
             // With --lan, phones and other machines reach it by this machine's private addresses.
             let lanAddresses = lan ? StartupBanner.lanAddresses() : []
             let addresses = lanAddresses.filter(LocalCA.isPermittedAddress)

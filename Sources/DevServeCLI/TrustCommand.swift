@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevServeSystem
 import DevServeTLS
 
 #if canImport(Glibc)
@@ -37,7 +38,7 @@ public struct TrustCommand: ParsableCommand {
         let outcomes: [TrustOutcome]
         if uninstall {
             // Never makes a CA: with none, only the system anchor (a fixed name) can be ours.
-            let certificatePath = CertificateFiles.join(folder, "ca.pem")
+            let certificatePath = Paths.join(folder, "ca.pem")
             let certificatePEM = CertificateFiles.read(certificatePath)
             Console.write("Local CA: \(certificatePath)\(certificatePEM == nil ? " (none there)" : "")\n")
             outcomes = stores.uninstall(certificatePEM: certificatePEM)

@@ -1,3 +1,4 @@
+import DevServeSystem
 import DevServeTLS
 
 #if canImport(Glibc)
@@ -23,9 +24,9 @@ enum TrustFiles {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name != "." && name != ".." && isFolder(CertificateFiles.join(path, name)) { names.append(name) }
+            if name != "." && name != ".." && isFolder(Paths.join(path, name)) { names.append(name) }
         }
-        return names.sorted().map { CertificateFiles.join(path, $0) }
+        return names.sorted().map { Paths.join(path, $0) }
     }
 
     /// Creates `path` and any missing parents with `mode`. Returns nil on success, else the reason.

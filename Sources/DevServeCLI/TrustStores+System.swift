@@ -1,3 +1,4 @@
+import DevServeSystem
 import DevServeTLS
 
 #if canImport(Glibc)
@@ -84,14 +85,5 @@ extension TrustStores {
     static func lastLine(of output: String) -> String {
         let line = output.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
         return line.map { String($0.trimmingSpaces()) } ?? "no message"
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs.
-    func trimmingSpaces() -> SubSequence {
-        let start = firstIndex { $0 != " " && $0 != "\t" } ?? endIndex
-        let end = self[start...].lastIndex { $0 != " " && $0 != "\t" }.map(index(after:)) ?? start
-        return self[start..<end]
     }
 }

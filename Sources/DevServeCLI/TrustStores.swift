@@ -8,6 +8,7 @@
 //   HOME                           where NSS databases are searched (~/.pki/nssdb, Firefox profiles)
 //   XDG_CONFIG_HOME                where Firefox 147+ keeps profiles.ini (mozilla/firefox), default ~/.config
 //   PATH                           where certutil and the update command are found (plus the sbin folders)
+import DevServeSystem
 import DevServeTLS
 
 #if canImport(Glibc)
@@ -28,7 +29,7 @@ struct TrustStores: Sendable, Equatable {
         var updateCommand: [String]
 
         /// The one file `devserve trust` writes there.
-        var anchorPath: String { CertificateFiles.join(anchorFolder, "devserve-local-ca.crt") }
+        var anchorPath: String { Paths.join(anchorFolder, "devserve-local-ca.crt") }
     }
 
     /// One NSS database: its folder and the prefix certutil needs for its format.
@@ -89,19 +90,19 @@ struct TrustStores: Sendable, Equatable {
     var certutil: String? { ProgramRunner.find("certutil", in: searchFolders) }
 
     /// `~/.pki/nssdb`: Chromium's and Chrome's database on Linux, made by `trust` when missing.
-    var sharedDatabaseFolder: String? { home.map { CertificateFiles.join($0, ".pki/nssdb") } }
+    var sharedDatabaseFolder: String? { home.map { Paths.join($0, ".pki/nssdb") } }
 
     /// Every folder Firefox keeps profiles in: `$XDG_CONFIG_HOME/mozilla/firefox` (Firefox 147+),
     /// the legacy `~/.mozilla/firefox`, and snap's and flatpak's copies of both.
     var firefoxRoots: [String] {
         guard let home else { return [] }
-        let config = configHome ?? CertificateFiles.join(home, ".config")
-        return [CertificateFiles.join(config, "mozilla/firefox")]
+        let config = configHome ?? Paths.join(home, ".config")
+        return [Paths.join(config, "mozilla/firefox")]
             + [
                 ".mozilla/firefox", "snap/firefox/common/.mozilla/firefox",
                 "snap/firefox/common/.config/mozilla/firefox", ".var/app/org.mozilla.firefox/.mozilla/firefox",
                 ".var/app/org.mozilla.firefox/config/mozilla/firefox",
-            ].map { CertificateFiles.join(home, $0) }
+            ].map { Paths.join(home, $0) }
     }
 
     /// Every Firefox profile folder: each `Path=` of each root's profiles.ini (relative to the root
@@ -109,13 +110,13 @@ struct TrustStores: Sendable, Equatable {
     func firefoxProfiles() -> [String] {
         var profiles: [String] = []
         for root in firefoxRoots {
-            let ini = CertificateFiles.read(CertificateFiles.join(root, "profiles.ini")) ?? []
+            let ini = CertificateFiles.read(Paths.join(root, "profiles.ini")) ?? []
             for path in Self.profilePaths(ini: String(decoding: ini, as: UTF8.self)) {
-                profiles.append(path.hasPrefix("/") ? path : CertificateFiles.join(root, path))
+                profiles.append(path.hasPrefix("/") ? path : Paths.join(root, path))
             }
             profiles += TrustFiles.subfolders(of: root).filter {
-                TrustFiles.exists(CertificateFiles.join($0, "cert9.db"))
-                    || TrustFiles.exists(CertificateFiles.join($0, "cert8.db"))
+                TrustFiles.exists(Paths.join($0, "cert9.db"))
+                    || TrustFiles.exists(Paths.join($0, "cert8.db"))
             }
         }
         var seen: Set<String> = []
@@ -157,13 +158,13 @@ struct TrustStores: Sendable, Equatable {
     func nssDatabases() -> [NSSDatabase] {
         guard let home else { return [] }
         let candidates =
-            [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map { ("Chromium", CertificateFiles.join(home, $0)) }
+            [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map { ("Chromium", Paths.join(home, $0)) }
             + firefoxProfiles().map { ("Firefox", $0) }
         return candidates.compactMap { browser, folder in
-            if TrustFiles.exists(CertificateFiles.join(folder, "cert9.db")) {
+            if TrustFiles.exists(Paths.join(folder, "cert9.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .sql)
             }
-            if TrustFiles.exists(CertificateFiles.join(folder, "cert8.db")) {
+            if TrustFiles.exists(Paths.join(folder, "cert8.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .dbm)
             }
             return nil
@@ -173,8 +174,8 @@ struct TrustStores: Sendable, Equatable {
     /// Firefox profiles named in a profiles.ini that have no NSS database yet (Firefox never started there).
     func firefoxProfilesWithoutDatabase() -> [String] {
         firefoxProfiles().filter {
-            !TrustFiles.exists(CertificateFiles.join($0, "cert9.db"))
-                && !TrustFiles.exists(CertificateFiles.join($0, "cert8.db"))
+            !TrustFiles.exists(Paths.join($0, "cert9.db"))
+                && !TrustFiles.exists(Paths.join($0, "cert8.db"))
         }
     }
 
@@ -213,7 +214,7 @@ struct TrustStores: Sendable, Equatable {
             let plain =
                 !word.isEmpty
                 && word.utf8.allSatisfy { byte in
-                    (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7a)
+                    ASCII.isDigit(byte) || ASCII.isLetter(byte)
                         || "/._-:,=+@%".utf8.contains(byte)
                 }
             return plain ? word : "'" + word.replacing("'", with: "'\\''") + "'"

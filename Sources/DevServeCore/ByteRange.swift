@@ -1,3 +1,5 @@
+import DevServeSystem
+
 /// What a `Range` header asks of a representation of `size` bytes (RFC 9110 §14).
 ///
 /// devserve answers single ranges only. A header naming several ranges (or more than
@@ -86,17 +88,5 @@ public enum RangeDecision: Equatable, Sendable {
             value = (o1 || o2) ? Int.max : sum
         }
         return value
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> SubSequence {
-        var start = startIndex
-        var end = endIndex
-        while start < end, self[start] == " " || self[start] == "\t" { start = index(after: start) }
-        while end > start, self[index(before: end)] == " " || self[index(before: end)] == "\t" {
-            end = index(before: end)
-        }
-        return self[start..<end]
     }
 }

@@ -1,3 +1,4 @@
+import DevServeSystem
 import NIOCore
 import NIOHTTP1
 import Synchronization

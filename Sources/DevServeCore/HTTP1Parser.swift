@@ -1,3 +1,5 @@
+import DevServeSystem
+
 /// A strict HTTP/1.1 request-head parser over raw bytes (RFC 9112), for the one shape of request
 /// a file server answers: a head without a body.
 ///
@@ -63,7 +65,7 @@ enum HTTP1Parser {
         guard let space1 = find(UInt8(ascii: " "), bytes, from: position, to: lineEnd), space1 > position,
             let space2 = find(UInt8(ascii: " "), bytes, from: space1 + 1, to: lineEnd), space2 > space1 + 1
         else { return .invalid(status: 400, reason: "the request line is malformed") }
-        for index in position..<space1 where !isTokenByte(bytes[index]) {
+        for index in position..<space1 where !ASCII.isTokenByte(bytes[index]) {
             return .invalid(status: 400, reason: "the method is malformed")
         }
         for index in (space1 + 1)..<space2 where bytes[index] <= 0x20 || bytes[index] >= 0x7F {
@@ -97,7 +99,7 @@ enum HTTP1Parser {
             guard let colon = find(UInt8(ascii: ":"), bytes, from: position, to: fieldEnd), colon > position else {
                 return .invalid(status: 400, reason: "a header line has no name")
             }
-            for index in position..<colon where !isTokenByte(bytes[index]) {
+            for index in position..<colon where !ASCII.isTokenByte(bytes[index]) {
                 return .invalid(status: 400, reason: "a header name is malformed")
             }
             var valueStart = colon + 1
@@ -172,7 +174,7 @@ enum HTTP1Parser {
             guard name.count == lowercased.utf8.count else { return false }
             return zip(name, lowercased.utf8).allSatisfy { pair in
                 let byte = pair.0
-                let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                let folded = ASCII.lowercased(byte)
                 return folded == pair.1
             }
         }
@@ -216,18 +218,4 @@ enum HTTP1Parser {
 
     private static func isWhitespace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == 0x09 }
 
-    /// RFC 9110 token characters.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import DevServeSystem
 import NIOCore
 
 /// The pieces of live reload that are plain data: the poll's query, its JSON answers, and the
@@ -95,7 +96,7 @@ enum LiveReload {
                 var matched = 1
                 while matched < pattern.count {
                     let byte = bytes[index + matched]
-                    let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                    let folded = ASCII.lowercased(byte)
                     if folded != pattern[matched] { break }
                     matched += 1
                 }

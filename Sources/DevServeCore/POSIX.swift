@@ -1,3 +1,4 @@
+import DevServeSystem
 import NIOCore
 
 #if canImport(Glibc)
@@ -94,16 +95,17 @@ enum POSIX {
     static func read(_ descriptor: CInt, count: Int) -> Result<[UInt8], Errno> {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
-        while filled < count {
-            let result = bytes.withUnsafeMutableBytes { buffer in
-                pread(descriptor, buffer.baseAddress.map { $0 + filled }, count - filled, off_t(filled))
+        reading: while filled < count {
+            let read = systemCall("pread") {
+                bytes.withUnsafeMutableBytes { buffer in
+                    pread(descriptor, buffer.baseAddress.map { $0 + filled }, count - filled, off_t(filled))
+                }
             }
-            if result < 0 {
-                if errno == EINTR { continue }
-                return .failure(Errno(errno))
+            switch read {
+            case .failure(let error): return .failure(error)
+            case .success(0): break reading  // end of file: the file shrank
+            case .success(let got): filled += got
             }
-            if result == 0 { break }
-            filled += result
         }
         if filled < count { bytes.removeSubrange(filled...) }
         return .success(bytes)
@@ -159,15 +161,6 @@ enum POSIX {
         }
         return .success(entries)
     }
-}
-
-/// An errno value with its system message.
-public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
-    public var code: CInt
-    public init(_ code: CInt) { self.code = code }
-    public var description: String { String(cString: strerror(code)) }
-    public var isPermissionDenied: Bool { code == EACCES || code == EPERM }
-    static let notADirectory = Errno(ENOTDIR)
 }
 
 // `withCString` hands over a native String's own NUL-terminated bytes; passing the String

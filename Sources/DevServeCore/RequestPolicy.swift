@@ -1,3 +1,5 @@
+import DevServeSystem
+
 /// Who may talk to the server: the Host allow-list (against DNS rebinding), Origin and
 /// Sec-Fetch rules (against cross-site reads), and CORS when the user asked for it.
 ///
@@ -164,8 +166,8 @@ struct HostHeader: Equatable {
     private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> HostHeader? {
         var start = 0
         var end = bytes.count
-        while start < end, isSpace(bytes[start]) { start += 1 }
-        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        while start < end, ASCII.isSpace(bytes[start]) { start += 1 }
+        while end > start, ASCII.isSpace(bytes[end - 1]) { end -= 1 }
         guard end > start, end - start <= 255 else { return nil }
         var host = start..<end
         var portStart: Int?
@@ -203,15 +205,11 @@ struct HostHeader: Equatable {
             port = value
         }
         let name = bytes[host]
-        let hasUppercase = name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         let text =
-            hasUppercase
-            ? String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
-            : String(decoding: UnsafeBufferPointer(rebasing: name), as: UTF8.self)
+            name.contains(where: ASCII.isUppercase)
+            ? ASCII.lowercased(name) : String(decoding: UnsafeBufferPointer(rebasing: name), as: UTF8.self)
         return HostHeader(name: text, port: port, isIPLiteral: isIPLiteral)
     }
-
-    private static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == 0x09 }
 
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {

@@ -1,3 +1,5 @@
+import DevServeSystem
+
 /// The validators of one representation (an ETag and a modification time) and the conditional
 /// request rules of RFC 9110 §13 evaluated against them, in the order the RFC gives.
 public struct Validators: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import DevServeSystem
+
 // The per-user local CA and the leaf certificates it signs (README.md, "HTTPS"). The CA lives
 // outside every project; its nameConstraints limit it to localhost names and loopback/private
 // addresses, so trusting it cannot vouch for any real site. Names outside those limits are
@@ -23,10 +25,10 @@ public enum CertificateAuthority {
     /// Takes the environment so tests can point it anywhere.
     public static func defaultFolder(environment: [String: String]) throws(TLSError) -> String {
         if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
-            return CertificateFiles.join(data, "devserve")
+            return Paths.join(data, "devserve")
         }
         guard let home = environment["HOME"], !home.isEmpty else { throw .noHomeFolder }
-        return CertificateFiles.join(home, ".local/share/devserve")
+        return Paths.join(home, ".local/share/devserve")
     }
 
     /// Loads the CA in `folder`, or makes one when `ca.pem` is missing. The folder is created with
@@ -43,8 +45,8 @@ public enum CertificateAuthority {
         // Under the folder's lock: two first runs at once (two projects started together) make one
         // CA, not two that overwrite each other's halves.
         return try CertificateFiles.withLock(in: folder) { () throws(TLSError) -> LocalCA in
-            let certificatePath = CertificateFiles.join(folder, "ca.pem")
-            let keyPath = CertificateFiles.join(folder, "ca-key.pem")
+            let certificatePath = Paths.join(folder, "ca.pem")
+            let keyPath = Paths.join(folder, "ca-key.pem")
 
             if access(certificatePath, F_OK) == 0 {
                 guard let certificatePEM = CertificateFiles.read(certificatePath) else {

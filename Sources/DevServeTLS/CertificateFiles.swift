@@ -1,3 +1,5 @@
+import DevServeSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -23,9 +25,10 @@ public enum CertificateFiles {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while bytes.count <= largestFile {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { return nil }
+            let read = systemCall("read") {
+                chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            }
+            guard case .success(let count) = read else { return nil }
             if count == 0 { return bytes }
             bytes += chunk[0..<count]
         }
@@ -34,35 +37,24 @@ public enum CertificateFiles {
 
     /// The bytes of `path`, or the reason it could not be read (a folder, a device and a file too
     /// large to be PEM count as unreadable).
-    static func readOrReason(_ path: String) -> Result<[UInt8], Errno> {
+    static func readOrReason(_ path: String) -> Result<[UInt8], Unreadable> {
         var info = stat()
-        guard stat(path, &info) == 0 else { return .failure(Errno(errno)) }
-        guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(Errno(EISDIR)) }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            return .failure(Errno(EINVAL, message: "it is not a regular file"))
-        }
+        guard stat(path, &info) == 0 else { return .failure(Unreadable(.current("stat"))) }
+        guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(Unreadable(Errno(EISDIR))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .failure(Unreadable("it is not a regular file")) }
         guard Int(info.st_size) <= largestFile else {
-            return .failure(Errno(EFBIG, message: "it is larger than any PEM file (\(largestFile / 1024 / 1024) MiB)"))
+            return .failure(Unreadable("it is larger than any PEM file (\(largestFile / 1024 / 1024) MiB)"))
         }
-        guard access(path, R_OK) == 0 else { return .failure(Errno(errno)) }
-        guard let bytes = read(path) else { return .failure(Errno(errno == 0 ? EIO : errno)) }
+        guard access(path, R_OK) == 0 else { return .failure(Unreadable(.current("access"))) }
+        guard let bytes = read(path) else { return .failure(Unreadable(Errno(errno == 0 ? EIO : errno))) }
         return .success(bytes)
     }
 
-    /// An errno value with its message, as a Swift error.
-    struct Errno: Error {
-        var code: Int32
-        private var text: String?
-        init(_ code: Int32, message: String? = nil) {
-            self.code = code
-            self.text = message
-        }
-        var message: String { text ?? String(cString: strerror(code)) }
-    }
-
-    /// `folder/name`, with exactly one slash between them.
-    public static func join(_ folder: String, _ name: String) -> String {
-        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    /// Why a file could not be read, as the end of a sentence: the system's message, or ours.
+    struct Unreadable: Error {
+        var message: String
+        init(_ message: String) { self.message = message }
+        init(_ error: Errno) { self.message = error.description }
     }
 
     /// Runs `body` holding an exclusive lock on `folder/.lock`, so two devserve processes never
@@ -70,10 +62,10 @@ public enum CertificateFiles {
     /// lock file cannot be opened (a read-only folder), `body` runs without it.
     static func withLock<T>(in folder: String, _ body: () throws(TLSError) -> T) throws(TLSError) -> T {
         // Read-only and 0644: a lock file root made under sudo still opens for the user.
-        let descriptor = open(join(folder, ".lock"), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let descriptor = open(Paths.join(folder, ".lock"), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         defer { if descriptor >= 0 { close(descriptor) } }  // closing releases the lock
         if descriptor >= 0 {
-            while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+            _ = systemCall("flock") { flock(descriptor, LOCK_EX) }
         }
         return try body()
     }

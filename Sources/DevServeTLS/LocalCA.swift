@@ -1,3 +1,5 @@
+import DevServeSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -100,7 +102,7 @@ public struct LocalCA: Sendable {
                 _ = CertificateFiles.write(
                     Array(
                         "# Made by devserve: the local certificate and its private key. Never commit them.\n*\n".utf8),
-                    to: CertificateFiles.join(folder, ".gitignore"), mode: 0o644)
+                    to: Paths.join(folder, ".gitignore"), mode: 0o644)
             }
         }
         // The certificate first: a run cut short between the two leaves a certificate whose key

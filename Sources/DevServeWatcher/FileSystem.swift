@@ -1,3 +1,5 @@
+import DevServeSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -126,11 +128,10 @@ enum FileSystem {
         var size = 0
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
+            let read = systemCall("read") {
+                buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             }
+            guard case .success(let count) = read else { return nil }
             if count == 0 { break }
             size += count
             guard size <= limit else { return nil }
@@ -161,11 +162,4 @@ struct FNV1a64: Sendable {
         }
         value = hash
     }
-}
-
-/// An errno value, where a call failed.
-struct Errno: Error, Equatable {
-    var code: Int32
-
-    init(_ code: Int32) { self.code = code }
 }

@@ -1,4 +1,5 @@
 internal import CInotifyTools
+import DevServeSystem
 
 #if canImport(Glibc)
     import Glibc

@@ -1,3 +1,5 @@
+import DevServeSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -41,7 +43,7 @@ extension WatchEngine {
             return
         }
         guard !event.name.isEmpty, let record = folders[folder] else { return }
-        let path = Self.join(folder, event.name)
+        let path = Paths.join(folder, event.name)
         guard !isIgnored(path, root: record.root) else { return }
         let known = record.entries[event.name]
         if event.has(IN_CREATE) || event.has(IN_MOVED_TO) {
@@ -129,24 +131,24 @@ extension WatchEngine {
         }
         var entries: [String: Bool] = [:]
         for entry in listing {
-            let child = Self.join(path, entry.name)
+            let child = Paths.join(path, entry.name)
             if !isIgnored(child, root: root) { entries[entry.name] = entry.isFolder }
         }
         for (name, isFolder) in record.entries where isFolder && entries[name] != true {
-            forget(Self.join(path, name), unwatch: false)
+            forget(Paths.join(path, name), unwatch: false)
         }
         record.entries = entries
         if record.watch == nil { record.stamps = Self.stamps(of: path, entries: entries) }
         folders[path] = record
         for (name, isFolder) in entries where isFolder {
-            resyncFolder(Self.join(path, name), root: root, at: now)
+            resyncFolder(Paths.join(path, name), root: root, at: now)
         }
     }
 
     static func stamps(of folder: String, entries: [String: Bool]) -> [String: FileSystem.Stamp] {
         var stamps: [String: FileSystem.Stamp] = [:]
         for name in entries.keys {
-            if let stamp = FileSystem.stamp(join(folder, name)) { stamps[name] = stamp }
+            if let stamp = FileSystem.stamp(Paths.join(folder, name)) { stamps[name] = stamp }
         }
         return stamps
     }

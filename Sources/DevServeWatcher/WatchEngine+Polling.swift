@@ -1,3 +1,5 @@
+import DevServeSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -39,13 +41,13 @@ extension WatchEngine {
         for (name, stamp) in listing {
             // Only names not seen before need the ignore rules: the others passed them already.
             let before = record.stamps[name]
-            if before == nil && isIgnored(Self.join(folder, name), root: record.root) { continue }
+            if before == nil && isIgnored(Paths.join(folder, name), root: record.root) { continue }
             entries[name] = stamp.isFolder
             stamps[name] = stamp
             if let before, before == stamp || (stamp.isFolder && before.isFolder && before.inode == stamp.inode) {
                 continue
             }
-            let child = Self.join(folder, name)
+            let child = Paths.join(folder, name)
             guard let before else {
                 coalescer.record(.created, child, at: now)
                 if stamp.isFolder { newFolders.append(child) }
@@ -61,7 +63,7 @@ extension WatchEngine {
             }
         }
         for (name, wasFolder) in record.entries where entries[name] == nil {
-            let child = Self.join(folder, name)
+            let child = Paths.join(folder, name)
             coalescer.record(.deleted, child, at: now)
             // A polled folder goes with its parent; a watched one hears of it from its own watch
             // (IN_DELETE_SELF, or IN_MOVE_SELF with its watch still live).

@@ -1,3 +1,5 @@
+import DevServeSystem
+
 /// Files a browser was given: their digests are learned, so the first save that leaves one as it
 /// was is dropped like every later one.
 ///
@@ -31,7 +33,7 @@ extension WatchEngine {
 
     /// True for a path under a root that is not ignored there.
     private func isWatched(_ path: String) -> Bool {
-        guard let root = roots.firstIndex(where: { Watcher.contains($0, path) }) else { return false }
+        guard let root = roots.firstIndex(where: { Paths.contains($0, path) }) else { return false }
         return !isIgnored(path, root: root)
     }
 }

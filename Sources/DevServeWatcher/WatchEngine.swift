@@ -1,3 +1,4 @@
+import DevServeSystem
 import Logging
 
 #if canImport(Glibc)
@@ -146,7 +147,7 @@ final class WatchEngine {
             case .success(let entries):
                 let found = clock.now
                 for entry in entries {
-                    let child = Self.join(folder, entry.name)
+                    let child = Paths.join(folder, entry.name)
                     guard !isIgnored(child, root: root) else { continue }
                     record.entries[entry.name] = entry.isFolder
                     if polled, let stamp = FileSystem.stamp(child) { record.stamps[entry.name] = stamp }
@@ -200,7 +201,7 @@ final class WatchEngine {
             if unwatch { inotify?.unwatch(watch) }
         }
         for (name, isFolder) in record.entries where isFolder {
-            forget(Self.join(path, name), unwatch: unwatch)
+            forget(Paths.join(path, name), unwatch: unwatch)
         }
     }
 
@@ -271,10 +272,6 @@ final class WatchEngine {
     }
 
     // MARK: Helpers
-
-    static func join(_ folder: String, _ name: String) -> String {
-        folder == "/" ? "/" + name : folder + "/" + name
-    }
 
     /// Sleeps the watcher thread (tests only).
     static func pause(_ duration: Duration) {

@@ -1,3 +1,4 @@
+import DevServeSystem
 import Logging
 import Synchronization
 
@@ -78,7 +79,7 @@ public final class Watcher: Sendable {
         guard !roots.isEmpty else { throw .noFolders }
         var folders: [String] = []
         for root in roots {
-            let path = Self.absolute(root)
+            let path = Paths.normalized(Paths.absolute(root, cwd: Paths.currentDirectory()))
             var info = stat()
             guard stat(path, &info) == 0 else { throw .folderMissing(path) }
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .notAFolder(path) }
@@ -86,7 +87,7 @@ public final class Watcher: Sendable {
         }
         let distinct = folders.enumerated().filter { index, path in
             !folders.enumerated().contains { other, outer in
-                (outer == path && other < index) || (outer != path && Self.contains(outer, path))
+                (outer == path && other < index) || (outer != path && Paths.contains(outer, path))
             }
         }.map(\.element)
         let claimedNow = Self.claimed.withLock { claimed in
@@ -182,30 +183,4 @@ public final class Watcher: Sendable {
         claimed.withLock { $0 = false }
     }
 
-    /// `path` made absolute against the working folder, `.`/`..`/empty components resolved.
-    static func absolute(_ path: String) -> String {
-        var full = path
-        if !path.hasPrefix("/") {
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let cwd = buffer.withUnsafeMutableBufferPointer { getcwd($0.baseAddress, $0.count) }
-            let base =
-                cwd == nil
-                ? "/" : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            full = base + "/" + path
-        }
-        var components: [Substring] = []
-        for component in full.split(separator: "/", omittingEmptySubsequences: true) {
-            switch component {
-            case ".": continue
-            case "..": _ = components.popLast()
-            default: components.append(component)
-            }
-        }
-        return "/" + components.joined(separator: "/")
-    }
-
-    /// True when `inner` lies below `outer`.
-    static func contains(_ outer: String, _ inner: String) -> Bool {
-        outer == "/" ? inner != "/" : inner.hasPrefix(outer + "/")
-    }
 }

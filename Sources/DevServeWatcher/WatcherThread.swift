@@ -1,3 +1,4 @@
+import DevServeSystem
 import Synchronization
 
 #if canImport(Glibc)
