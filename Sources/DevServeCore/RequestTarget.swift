@@ -33,6 +33,7 @@ public enum TargetError: Error, Equatable, Sendable {
     case notOriginForm
     case fragment
     case controlCharacter
+    case unencodedByte
     case badEscape
     case invalidUTF8
     case backslash
@@ -46,6 +47,7 @@ public enum TargetError: Error, Equatable, Sendable {
         case .notOriginForm: return "the request target must start with /"
         case .fragment: return "the request target contains #"
         case .controlCharacter: return "the request target contains a control character"
+        case .unencodedByte: return "the request target contains a byte that must be percent-encoded"
         case .badEscape: return "the request target has a malformed %-escape"
         case .invalidUTF8: return "the request path is not valid UTF-8"
         case .backslash: return "the request path contains a backslash"
@@ -59,8 +61,8 @@ public enum TargetError: Error, Equatable, Sendable {
 extension RequestTarget {
     /// Parses an origin-form request target (`/path?query`).
     ///
-    /// Rules, in order: the target starts with `/`; no `#`, no raw space or control bytes
-    /// (clients must percent-encode them); the path is percent-decoded exactly once; a decoded
+    /// Rules, in order: the target starts with `/`; no `#`, no raw space, control or non-ASCII
+    /// bytes (clients must percent-encode them); the path is percent-decoded exactly once; a decoded
     /// `/` or `\` (an encoded slash), NUL, control character or invalid UTF-8 is refused; `.` and
     /// empty segments are dropped; `..` removes the previous segment and is refused when there is
     /// none (it would climb above the root).
@@ -73,8 +75,10 @@ extension RequestTarget {
         var pathEnd = raw.count
         for (index, byte) in raw.enumerated() {
             if byte == UInt8(ascii: "#") { throw .fragment }
-            // Raw bytes >= 0x80 are let through: they must form valid UTF-8 once decoded.
             if byte < 0x21 || byte == 0x7F { throw .controlCharacter }
+            // RFC 3986: only ASCII appears raw; UTF-8 is percent-encoded. The HTTP/1.1 parser
+            // refuses such a target first, an HTTP/2 `:path` is refused here.
+            if byte >= 0x80 { throw .unencodedByte }
             if byte == UInt8(ascii: "?") && pathEnd == raw.count { pathEnd = index }
         }
         var query: Substring?

@@ -111,6 +111,18 @@ import Testing
         #expect(Self.body(ranged) == "lp")
     }
 
+    /// The target rules are the HTTP/1.1 parser's: a `:path` with a raw control or non-ASCII
+    /// byte is refused, as the same bytes in a request line are.
+    @Test func aPathWithRawBytesIsRefusedAsOverHTTP1() throws {
+        let fixture = try Fixture()
+        try fixture.request(1, "/caf\u{E9}.txt")
+        #expect(try fixture.written().first.flatMap(Self.headers)?.first(name: ":status") == "400")
+        try fixture.request(3, "/a\u{1B}[31m")
+        #expect(try fixture.written().first.flatMap(Self.headers)?.first(name: ":status") == "400")
+        try fixture.request(5, "/caf%C3%A9.txt")
+        #expect(try fixture.written().first.flatMap(Self.headers)?.first(name: ":status") == "404")
+    }
+
     @Test func aForeignAuthorityIsRefused() throws {
         let fixture = try Fixture()
         var headers = HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":path", "/a.txt")])

@@ -192,6 +192,9 @@ import Testing
         Refused("/x/%c2%80", .controlCharacter),
         Refused("/a\u{1B}[31m", .controlCharacter),
         Refused("/a\u{7F}", .controlCharacter),
+        // ...and so must every byte >= 0x80: UTF-8 is sent percent-encoded (RFC 3986).
+        Refused("/caf\u{E9}.html", .unencodedByte),
+        Refused("/a?q=\u{E9}", .unencodedByte),
         Refused("/a?x y", .controlCharacter),
         Refused("/a?x\u{0}", .controlCharacter),
         // ...and encoded ones are refused once decoded.
@@ -272,17 +275,19 @@ import Testing
     }
 
     static let rawRows: [RawRow] = [
-        // Raw UTF-8 is decoded as such.
-        RawRow(bytes: Array("/café/日本.txt".utf8), expected: .success(["café", "日本.txt"])),
+        // Raw bytes >= 0x80, UTF-8 or not, are refused as HTTP/1.1 refuses them: clients send
+        // UTF-8 percent-encoded (RFC 3986), and an HTTP/2 `:path` gets the same rule.
+        RawRow(bytes: Array("/café/日本.txt".utf8), expected: .failure(.unencodedByte)),
         RawRow(bytes: Array("/%C3%A9".utf8), expected: .success(["é"])),
-        // Raw bytes that are not UTF-8, or overlong dots sent raw.
-        RawRow(bytes: [0x2F, 0xFF], expected: .failure(.invalidUTF8)),
-        RawRow(bytes: [0x2F, 0x80, 0x2F], expected: .failure(.invalidUTF8)),
-        RawRow(bytes: [0x2F, 0xC0, 0xAE, 0xC0, 0xAE, 0x2F], expected: .failure(.invalidUTF8)),
-        RawRow(bytes: [0x2F, 0xE0, 0x80, 0xAE], expected: .failure(.invalidUTF8)),
-        RawRow(bytes: [0x2F, 0xC3], expected: .failure(.invalidUTF8)),
-        // A raw high byte next to an escape: the two halves of `é` split across both forms.
-        RawRow(bytes: [0x2F, 0xC3, 0x25, 0x41, 0x39], expected: .success(["é"])),
+        RawRow(bytes: [0x2F, 0xFF], expected: .failure(.unencodedByte)),
+        RawRow(bytes: [0x2F, 0x80, 0x2F], expected: .failure(.unencodedByte)),
+        RawRow(bytes: [0x2F, 0xC0, 0xAE, 0xC0, 0xAE, 0x2F], expected: .failure(.unencodedByte)),
+        RawRow(bytes: [0x2F, 0xC3, 0x25, 0x41, 0x39], expected: .failure(.unencodedByte)),
+        // Escaped bytes that are not UTF-8, or overlong dots.
+        RawRow(bytes: Array("/%FF".utf8), expected: .failure(.invalidUTF8)),
+        RawRow(bytes: Array("/%C0%AE%C0%AE/".utf8), expected: .failure(.invalidUTF8)),
+        RawRow(bytes: Array("/%E0%80%AE".utf8), expected: .failure(.invalidUTF8)),
+        RawRow(bytes: Array("/%C3".utf8), expected: .failure(.invalidUTF8)),
         // Raw NUL, control bytes and DEL.
         RawRow(bytes: [0x2F, 0x61, 0x00], expected: .failure(.controlCharacter)),
         RawRow(bytes: [0x2F, 0x00, 0x2E, 0x2E], expected: .failure(.controlCharacter)),

@@ -139,8 +139,8 @@ private enum ReferenceResolver {
 
     static func resolve(_ raw: [UInt8]) -> Resolved? {
         guard raw.first == 0x2F else { return nil }
-        // Anywhere in the target: no fragment, no raw space or control byte.
-        if raw.contains(where: { $0 == 0x23 || $0 <= 0x20 || $0 == 0x7F }) { return nil }
+        // Anywhere in the target: no fragment, no raw space, control or non-ASCII byte.
+        if raw.contains(where: { $0 == 0x23 || $0 <= 0x20 || $0 >= 0x7F }) { return nil }
         let path = raw.split(separator: 0x3F, maxSplits: 1, omittingEmptySubsequences: false)[0]
         let rawSegments = path.split(separator: 0x2F, omittingEmptySubsequences: false).dropFirst()
 
