@@ -4,7 +4,7 @@ import NIOHTTP1
 /// devserve's own endpoints (`/__devserve/poll`, `/__devserve/client.js`) and the script tag
 /// injected into HTML pages.
 extension FileResponder {
-    func internalEndpoint(_ target: RequestTarget, request: HTTPRequest) -> Outcome {
+    func internalEndpoint(_ target: RequestTarget, request: HTTPRequest) -> Route {
         guard let hub = configuration.changeHub else {
             return .response(errorResponse(.notFound, "live reload is off (--no-reload)"))
         }
@@ -28,6 +28,18 @@ extension FileResponder {
         }
     }
 
+    /// A poll that is up to date waits on the hub for the next change or `pollTimeout`.
+    func waitForChanges(since: Int, request: HTTPRequest, on eventLoop: any EventLoop) -> LaterAnswer {
+        // route() waits only with a hub; without one there is nothing new, at once.
+        let (id, answer) =
+            configuration.changeHub?.wait(since: since, on: eventLoop, timeout: configuration.limits.pollTimeout)
+            ?? (-1, eventLoop.makeSucceededFuture(ChangeHub.Answer.nothingNew))
+        let hub = configuration.changeHub
+        // On `eventLoop` (the connection's): the response, which holds buffers, never crosses threads.
+        let response = answer.assumeIsolated().map { [self] in pollResponse($0, request: request) }.nonisolated()
+        return LaterAnswer(response: response, onCancel: { hub?.cancel(id) })
+    }
+
     /// Tells `onFileRead` (the watcher) which file version a browser is given.
     func tellFileRead(_ realPath: [UInt8], _ status: POSIX.FileStatus, bytes: [UInt8]?) {
         guard let onFileRead = configuration.onFileRead else { return }
@@ -39,7 +51,7 @@ extension FileResponder {
     }
 
     /// The answer to a poll, once the hub has one.
-    public func pollResponse(_ answer: ChangeHub.Answer, request: HTTPRequest) -> Response {
+    func pollResponse(_ answer: ChangeHub.Answer, request: HTTPRequest) -> Response {
         var response: Response
         switch answer {
         case .nothingNew:

@@ -35,14 +35,38 @@ public final class FileResponder: Sendable {
         self.protectedPaths = Set(configuration.protectedPaths.map { Array($0.utf8) })
     }
 
-    /// What the connection does with a request: answer now, or wait for the next change.
+    /// The answer to a request: now, or later.
     public enum Outcome {
         case response(Response)
-        /// A long poll that is up to date: wait on the hub from `since`, then `pollResponse`.
+        /// A long poll that is up to date: the answer comes with the next change or the poll
+        /// timeout. The connection writes it when it completes, and cancels it if its client
+        /// leaves first; it needs to know nothing of live reload.
+        case later(LaterAnswer)
+    }
+
+    /// A response still to come, completed on the event loop the request came in on and used
+    /// only there.
+    public struct LaterAnswer {
+        public let response: EventLoopFuture<Response>
+        private let onCancel: @Sendable () -> Void
+
+        init(response: EventLoopFuture<Response>, onCancel: @escaping @Sendable () -> Void) {
+            self.response = response
+            self.onCancel = onCancel
+        }
+
+        /// The client went away: the answer is given up and `response` fails.
+        public func cancel() { onCancel() }
+    }
+
+    /// What `route` decided: an answer, or to wait on the hub from `since`.
+    enum Route {
+        case response(Response)
         case waitForChanges(since: Int)
     }
 
-    public func answer(_ request: HTTPRequest) -> Outcome {
+    /// Answers `request`, which arrived on `eventLoop`.
+    public func answer(_ request: HTTPRequest, on eventLoop: any EventLoop) -> Outcome {
         switch route(request) {
         case .response(var response):
             finish(&response, request: request)
@@ -52,11 +76,11 @@ public final class FileResponder: Sendable {
             }
             return .response(response)
         case .waitForChanges(let since):
-            return .waitForChanges(since: since)
+            return .later(waitForChanges(since: since, request: request, on: eventLoop))
         }
     }
 
-    func route(_ request: HTTPRequest) -> Outcome {
+    func route(_ request: HTTPRequest) -> Route {
         // 1. Who is asking.
         if request.hosts.count > 1 {
             return .response(errorResponse(.badRequest, "the request has more than one Host header"))

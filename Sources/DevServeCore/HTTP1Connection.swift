@@ -73,7 +73,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// A socket read held back until the client reads what we wrote.
     private var heldRead = false
     /// The hub's id for this connection's waiting long poll, if one waits.
-    private var waitingPoll: Int?
+    private var waitingPoll: FileResponder.LaterAnswer?
     /// A file body is going out in chunks; later responses wait so bytes do not interleave.
     private var streaming = false
     /// The connection ends once the streaming body is out (the value: drain first).
@@ -121,7 +121,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
-        if let waitingPoll { responder.configuration.changeHub?.cancel(waitingPoll) }
+        waitingPoll?.cancel()
         waitingPoll = nil
         timer?.cancel()
         timer = nil
@@ -144,7 +144,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case .open where waitingPoll != nil:
             // Browsers never half-close: a FIN under a waiting long poll is a tab that went away,
             // forgotten at once (what was answered before it is still written, then the close).
-            if let waitingPoll { responder.configuration.changeHub?.cancel(waitingPoll) }
+            waitingPoll?.cancel()
             waitingPoll = nil
             finishConnection(context, drain: false)
         case .open:
@@ -269,20 +269,17 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             send(context, responder.redirectToHTTPS(request, port: port), for: request, started: started)
             return
         }
-        switch responder.answer(request) {
+        switch responder.answer(request, on: context.eventLoop) {
         case .response(let response):
             send(context, response, for: request, started: started)
-        case .waitForChanges(let since):
-            guard let hub = responder.configuration.changeHub else { return }
+        case .later(let later):
             // A long poll: nothing else on this connection is read or timed out until it is
-            // answered; if the client goes away first, the hub forgets it (channelInactive).
-            let (id, answer) = hub.wait(
-                since: since, on: context.eventLoop, timeout: responder.configuration.limits.pollTimeout)
-            waitingPoll = id
-            answer.assumeIsolated().whenComplete { [self] result in
+            // answered; if the client goes away first, it is cancelled (channelInactive).
+            waitingPoll = later
+            later.response.assumeIsolated().whenComplete { [self] result in
                 waitingPoll = nil
-                guard case .open = state, case .success(let answer) = result else { return }
-                send(context, responder.pollResponse(answer, request: request), for: request, started: started)
+                guard case .open = state, case .success(let response) = result else { return }
+                send(context, response, for: request, started: started)
                 context.flush()
                 processPending(context)
             }

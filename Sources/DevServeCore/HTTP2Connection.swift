@@ -32,7 +32,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// Streams being answered (waiting polls and file bodies included).
     private var active: Set<HTTP2StreamID> = []
     /// The hub's wait id of each stream whose long poll waits.
-    private var polls: [HTTP2StreamID: Int] = [:]
+    private var polls: [HTTP2StreamID: FileResponder.LaterAnswer] = [:]
     private var highestStream = HTTP2StreamID.rootStream
     private var wroteInRead = false
     private var isOpen = true
@@ -98,9 +98,7 @@ final class HTTP2Connection: ChannelInboundHandler {
         isOpen = false
         idleTimer?.cancel()
         idleTimer = nil
-        if let hub = responder.configuration.changeHub {
-            for id in polls.values { hub.cancel(id) }
-        }
+        for poll in polls.values { poll.cancel() }
         polls.removeAll()
         active.removeAll()
         context.fireChannelInactive()
@@ -164,8 +162,8 @@ final class HTTP2Connection: ChannelInboundHandler {
             // at once, so only the other streams are still answered.
             let waiting = polls
             polls.removeAll()
-            for (stream, id) in waiting {
-                responder.configuration.changeHub?.cancel(id)
+            for (stream, poll) in waiting {
+                poll.cancel()
                 finished(context, stream: stream)
             }
             armIdleTimer(context)  // at once, or when the last open stream is answered
@@ -174,7 +172,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     }
 
     private func streamClosed(_ context: ChannelHandlerContext, _ stream: HTTP2StreamID) {
-        if let id = polls.removeValue(forKey: stream) { responder.configuration.changeHub?.cancel(id) }
+        polls.removeValue(forKey: stream)?.cancel()
         finished(context, stream: stream)
     }
 
@@ -220,23 +218,19 @@ final class HTTP2Connection: ChannelInboundHandler {
         _ context: ChannelHandlerContext, stream: HTTP2StreamID, to request: HTTPRequest, requestDone: Bool
     ) {
         let started = logRequests ? NIODeadline.now() : .uptimeNanoseconds(0)
-        switch responder.answer(request) {
+        switch responder.answer(request, on: context.eventLoop) {
         case .response(let response):
             send(context, stream: stream, response, for: request, requestDone: requestDone, started: started)
             // Flushed at once: NIO then closes the stream now, while it is the oldest one open,
             // which keeps NIO's per-connection stream lists short and cheap to update. (The TLS
             // handler below still sends what one read answered in one write.)
             context.flush()
-        case .waitForChanges(let since):
-            guard let hub = responder.configuration.changeHub else { return }
-            let (id, answer) = hub.wait(
-                since: since, on: context.eventLoop, timeout: responder.configuration.limits.pollTimeout)
-            polls[stream] = id
-            answer.assumeIsolated().whenComplete { [self] result in
-                guard isOpen, polls.removeValue(forKey: stream) != nil, case .success(let answer) = result else {
+        case .later(let later):
+            polls[stream] = later
+            later.response.assumeIsolated().whenComplete { [self] result in
+                guard isOpen, polls.removeValue(forKey: stream) != nil, case .success(let response) = result else {
                     return
                 }
-                let response = responder.pollResponse(answer, request: request)
                 send(context, stream: stream, response, for: request, requestDone: requestDone, started: started)
                 context.flush()
             }

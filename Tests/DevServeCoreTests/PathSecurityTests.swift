@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import Testing
 
@@ -107,7 +108,7 @@ import Testing
             Issue.record("the parser found no complete head in the request for \(uri)")
             return Answer(status: 0, body: [])
         case .complete(let request, _):
-            guard case .response(let response) = responder.answer(request) else {
+            guard case .response(let response) = responder.answer(request, on: EmbeddedEventLoop()) else {
                 Issue.record("\(uri) waited for changes instead of answering")
                 return Answer(status: 0, body: [])
             }
