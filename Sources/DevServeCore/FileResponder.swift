@@ -70,10 +70,6 @@ public final class FileResponder: Sendable {
         switch route(request) {
         case .response(var response):
             finish(&response, request: request)
-            if request.method == .head, case .file = response.body {
-                // Content-Length is already set; the descriptor closes as the slice goes.
-                response.body = .empty
-            }
             return .response(response)
         case .waitForChanges(let since):
             return .later(waitForChanges(since: since, request: request, on: eventLoop))

@@ -287,8 +287,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func send(
-        _ context: ChannelHandlerContext, _ response: Response, for request: HTTPRequest, started: NIODeadline
+        _ context: ChannelHandlerContext, _ answer: Response, for request: HTTPRequest, started: NIODeadline
     ) {
+        let response = answer.sent(for: request)
         let keepAlive = request.keepAlive && !request.hasBody
         let connection: String? =
             keepAlive ? (request.isHTTP1_0 ? "keep-alive" : nil) : (request.isHTTP1_0 ? nil : "close")
@@ -298,7 +299,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 logger.info("\(LogLine.request(request, response: response, started: started, sent: sent))")
             }
         }
-        write(context, response, connection: connection, isHead: request.method == .head, done: logLine)
+        write(context, response, connection: connection, done: logLine)
         guard case .open = state else { return }  // a body that failed at once has closed the connection
         if !keepAlive {
             if streaming {
@@ -312,7 +313,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Queues a response's bytes; `done` runs once they are handed to the socket (file bodies)
     /// or queued (the rest), with the body bytes sent when a file body was cut short, else nil.
     private func write(
-        _ context: ChannelHandlerContext, _ response: Response, connection: String?, isHead: Bool,
+        _ context: ChannelHandlerContext, _ response: Response, connection: String?,
         done: ((_ sentWhenCut: Int?) -> Void)?
     ) {
         // The head buffer of the last response is reused once the layers below let go of it
@@ -320,7 +321,6 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         head.clear()
         response.writeHTTP1Head(into: &head, date: responder.date.headerLine, connection: connection)
         var body = response.body
-        if isHead { body = .empty }
         if transport == .tls, case .bytes(let bytes) = body, bytes.readableBytes <= Self.joinedBodyBytes {
             // Through TLS, one buffer becomes one record without being copied again below.
             head.writeImmutableBuffer(bytes)
@@ -449,7 +449,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers a request that could not be read, then closes.
     private func refuse(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ reason: String) {
         let response = responder.protocolErrorResponse(status, reason)
-        write(context, response, connection: "close", isHead: false) { [self] _ in
+        write(context, response, connection: "close") { [self] _ in
             if logRequests {
                 let line = LogLine.request(
                     method: "-", path: "(unreadable request: \(reason))", status: Int(status.code),

@@ -238,9 +238,10 @@ final class HTTP2Connection: ChannelInboundHandler {
     }
 
     private func send(
-        _ context: ChannelHandlerContext, stream: HTTP2StreamID, _ response: Response, for request: HTTPRequest,
+        _ context: ChannelHandlerContext, stream: HTTP2StreamID, _ answer: Response, for request: HTTPRequest,
         requestDone: Bool, started: NIODeadline
     ) {
+        let response = answer.sent(for: request)
         var headers = HPACKHeaders()
         headers.reserveCapacity(12)
         headers.add(name: ":status", value: String(response.status.code))
@@ -254,7 +255,7 @@ final class HTTP2Connection: ChannelInboundHandler {
                 headers.add(name: lowered, value: value, indexing: Self.indexing(lowered))
             }
         }
-        let body = request.method == .head ? ResponseBody.empty : response.body
+        let body = response.body
         var isEmpty = false
         if case .empty = body { isEmpty = true }
         // NIO refuses a header block it finds invalid; the stream is then reset, never left hanging.

@@ -8,13 +8,13 @@ public enum LogLine {
         "\(escape(method)) \(escape(path)) \(status) \(bytes) B \(formatMilliseconds(milliseconds)) ms"
     }
 
-    /// The line for `request` answered with `response`, timed from `started` until now; `sent`
+    /// The line for `request` answered with `response` (as sent: no body for HEAD), timed from `started` until now; `sent`
     /// is the body bytes that really went out when the answer was cut short (the client left).
     static func request(_ request: HTTPRequest, response: Response, started: NIODeadline, sent: Int? = nil) -> String {
         let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
         return Self.request(
             method: request.method.name, path: request.target, status: Int(response.status.code),
-            bytes: sent ?? (request.method == .head ? 0 : response.bodyLength), milliseconds: elapsed)
+            bytes: sent ?? response.bodyLength, milliseconds: elapsed)
     }
 
     /// Escapes C0 controls, DEL, C1 controls and backslashes as `\xNN` / `\u{NN}` / `\\`.

@@ -24,6 +24,16 @@ public struct Response {
         self.body = body
     }
 
+    /// The response as it goes on the wire for `request`, decided here for both connections: a
+    /// HEAD answer keeps every header (Content-Length included) and sends no body, and the
+    /// descriptor of a file body closes as its slice goes.
+    func sent(for request: HTTPRequest) -> Response {
+        guard request.method == .head else { return self }
+        var head = self
+        head.body = .empty
+        return head
+    }
+
     /// Bytes the body will send (what Content-Length says).
     public var bodyLength: Int {
         switch body {
