@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevServeCore
 import DevServeSystem
 
 /// `--header "Name: value"`: a token name and a value without line breaks.
@@ -15,14 +16,7 @@ enum HeaderArgument {
         guard value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
             throw ValidationError("--header '\(text)' has a control character in its value: remove it.")
         }
-        // Set by devserve on its responses: a second one would contradict it. (HTTP/1.1-only names
-        // such as Keep-Alive are allowed, and left out of HTTP/2 responses.)
-        let reserved = [
-            "content-length", "transfer-encoding", "connection", "content-range", "content-type", "date", "etag",
-            "last-modified", "accept-ranges", "cache-control", "x-content-type-options", "location", "allow",
-            "access-control-allow-origin", "cross-origin-resource-policy",
-        ]
-        if reserved.contains(name.lowercased()) {
+        if ResponseFields.setByDevserve.contains(name.lowercased()) {
             throw ValidationError("--header '\(name)' is set by devserve itself and cannot be overridden.")
         }
         guard value.utf8.count <= maximumValueBytes else {

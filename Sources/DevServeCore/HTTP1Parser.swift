@@ -130,8 +130,8 @@ enum HTTP1Parser {
                     if option == "close" { connectionClose = true }
                     if option == "keep-alive" { connectionKeepAlive = true }
                 }
-            case .field(let lowercasedName)?:
-                request.record(lowercasedName: lowercasedName, value: string(bytes, valueStart, valueEnd))
+            case .field(let field)?:
+                request.record(field, value: string(bytes, valueStart, valueEnd))
             case nil:
                 break
             }
@@ -148,13 +148,7 @@ enum HTTP1Parser {
     /// Header names devserve looks at, matched case-insensitively without allocating.
     private enum KnownHeader {
         case contentLength, transferEncoding, connection
-        case field(String)
-
-        private static let fields = [
-            "host", "origin", "sec-fetch-site", "sec-fetch-dest", "referer", "accept", "if-match",
-            "if-none-match", "if-modified-since", "if-unmodified-since", "range", "if-range",
-            "access-control-request-method", "access-control-request-headers",
-        ]
+        case field(HTTPRequest.Field)
 
         init?(_ name: UnsafeRawBufferPointer) {
             if Self.equals(name, "content-length") {
@@ -163,7 +157,7 @@ enum HTTP1Parser {
                 self = .transferEncoding
             } else if Self.equals(name, "connection") {
                 self = .connection
-            } else if let field = Self.fields.first(where: { Self.equals(name, $0) }) {
+            } else if let field = HTTPRequest.Field.allCases.first(where: { Self.equals(name, $0.name) }) {
                 self = .field(field)
             } else {
                 return nil

@@ -68,22 +68,66 @@ public struct HTTPRequest: Sendable {
 
     /// Records one header field if devserve acts on it. `name` must be lowercased.
     mutating func record(lowercasedName name: String, value: String) {
-        switch name {
-        case "host": hosts.append(value)
-        case "origin": origin = value
-        case "sec-fetch-site": secFetchSite = value
-        case "sec-fetch-dest": secFetchDest = value
-        case "referer": referer = value
-        case "accept": accept = value
-        case "if-match": ifMatch = value
-        case "if-none-match": ifNoneMatch = value
-        case "if-modified-since": ifModifiedSince = value
-        case "if-unmodified-since": ifUnmodifiedSince = value
-        case "range": range = value
-        case "if-range": ifRange = value
-        case "access-control-request-method": accessControlRequestMethod = value
-        case "access-control-request-headers": accessControlRequestHeaders = value
-        default: break
+        if let field = Field(lowercasedName: name) { record(field, value: value) }
+    }
+
+    /// Records `value` for `field`.
+    mutating func record(_ field: Field, value: String) {
+        switch field {
+        case .host: hosts.append(value)
+        case .origin: origin = value
+        case .secFetchSite: secFetchSite = value
+        case .secFetchDest: secFetchDest = value
+        case .referer: referer = value
+        case .accept: accept = value
+        case .ifMatch: ifMatch = value
+        case .ifNoneMatch: ifNoneMatch = value
+        case .ifModifiedSince: ifModifiedSince = value
+        case .ifUnmodifiedSince: ifUnmodifiedSince = value
+        case .range: range = value
+        case .ifRange: ifRange = value
+        case .accessControlRequestMethod: accessControlRequestMethod = value
+        case .accessControlRequestHeaders: accessControlRequestHeaders = value
         }
     }
+
+    /// The request header fields devserve acts on: the one table the HTTP/1.1 parser matches
+    /// names against, HTTP/2 header blocks are read by, and `record` stores. A new field is a
+    /// case here, a property above, and a line in `record` (the compiler asks for it).
+    public enum Field: String, CaseIterable, Sendable {
+        case host
+        case origin
+        case secFetchSite = "sec-fetch-site"
+        case secFetchDest = "sec-fetch-dest"
+        case referer
+        case accept
+        case ifMatch = "if-match"
+        case ifNoneMatch = "if-none-match"
+        case ifModifiedSince = "if-modified-since"
+        case ifUnmodifiedSince = "if-unmodified-since"
+        case range
+        case ifRange = "if-range"
+        case accessControlRequestMethod = "access-control-request-method"
+        case accessControlRequestHeaders = "access-control-request-headers"
+
+        /// The field's name, lowercased.
+        public var name: String { rawValue }
+
+        init?(lowercasedName name: String) { self.init(rawValue: name) }
+    }
+
+    /// The framing fields, which the HTTP/1.1 parser reads itself and a response never repeats.
+    public static let framingFields = ["content-length", "transfer-encoding", "connection"]
+}
+
+/// The response header fields devserve sets itself: `--header` may not name one, since a second
+/// value would contradict devserve's (HTTP/1.1-only names such as Keep-Alive are allowed, and
+/// left out of HTTP/2 responses).
+public enum ResponseFields {
+    public static let setByDevserve: Set<String> = Set(
+        HTTPRequest.framingFields + [
+            "content-range", "content-type", "date", "etag", "last-modified", "accept-ranges", "cache-control",
+            "x-content-type-options", "location", "allow", "access-control-allow-origin",
+            "cross-origin-resource-policy",
+        ])
 }

@@ -369,6 +369,38 @@ import Testing
         #expect(Self.parse(Array(both[length...])) == .complete(second, length: next.count))
     }
 
+    /// Every field in the one table (`HTTPRequest.Field`) is read by the parser, whatever its
+    /// case on the wire, and lands in a property of its own: exactly one field of the parsed
+    /// request differs from a request without it.
+    @Test(arguments: HTTPRequest.Field.allCases)
+    func everyFieldOfTheTableIsReadIntoItsOwnProperty(_ field: HTTPRequest.Field) {
+        let wireName = field.name.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }
+            .joined(separator: "-")
+        let extra = field == .host ? "" : "\(wireName): v\r\n"
+        let head = Array("GET / HTTP/1.1\r\nHost: h\r\n\(extra)\r\n".utf8)
+        guard case .complete(let parsed, _) = Self.parse(head) else {
+            Issue.record("\(wireName) was not parsed")
+            return
+        }
+        var bare = Fields()
+        bare.hosts = ["h"]
+        let changed = zip(Mirror(reflecting: parsed).children, Mirror(reflecting: bare).children).filter {
+            String(describing: $0.0.value) != String(describing: $0.1.value)
+        }
+        if field == .host {
+            #expect(changed.isEmpty && parsed.hosts == ["h"])
+        } else {
+            #expect(changed.map(\.0.label) == [Self.propertyName(field)], "\(wireName)")
+            #expect(changed.map { String(describing: $0.0.value) } == ["Optional(\"v\")"])
+        }
+    }
+
+    /// `sec-fetch-site` as the Swift property name `secFetchSite`.
+    static func propertyName(_ field: HTTPRequest.Field) -> String {
+        let words = field.name.split(separator: "-")
+        return String(words[0]) + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
     @Test func schemeIsPassedThrough() {
         var expected = Fields()
         expected.scheme = "https"
