@@ -105,12 +105,18 @@ trust: build
 	$(call apt_install,libnss3-tools)
 	$(BIN) trust $(ARGS)
 
+# Whether the file $(1) is a devserve binary, told without running it (whatever is there could be
+# anything, and install runs as root): an ELF file holding a sentence only devserve prints
+# (Sources/DevServeCLI/Arguments.swift, --header).
+DEVSERVE_MARK = is set by devserve itself and cannot be overridden
+is_devserve = { [ -f $(1) ] && [ "$$(head -c 4 $(1) | od -An -c | tr -d ' ')" = "177ELF" ] && grep -qaF '$(DEVSERVE_MARK)' $(1); }
+
 # The release binary, Swift runtime linked in, so it runs on a machine with no Swift. A binary
 # already there that is not devserve's is never overwritten.
 install: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 	@dest="$(DESTDIR)$(PREFIX)/bin/devserve"; \
-	if [ -e "$$dest" ] && ! "$$dest" --help 2>/dev/null | grep -q '^USAGE: devserve'; then \
+	if [ -e "$$dest" ] && ! $(call is_devserve,"$$dest"); then \
 	  echo "$$dest exists and is not devserve: move it away, or pick another PREFIX=..." >&2; exit 1; fi; \
 	install -d "$(DESTDIR)$(PREFIX)/bin" && install -m 0755 .build/release/devserve "$$dest" && \
 	echo "Installed $$dest; run 'devserve' in any folder to serve it."; \
@@ -119,7 +125,7 @@ install: deps
 uninstall:
 	@dest="$(DESTDIR)$(PREFIX)/bin/devserve"; \
 	if [ ! -e "$$dest" ]; then echo "$$dest is not there: nothing to remove."; \
-	elif "$$dest" --help 2>/dev/null | grep -q '^USAGE: devserve'; then rm -f "$$dest" && echo "Removed $$dest."; \
+	elif $(call is_devserve,"$$dest"); then rm -f "$$dest" && echo "Removed $$dest."; \
 	else echo "$$dest is not devserve: left alone." >&2; exit 1; fi
 
 FUZZ_SECONDS ?= 60

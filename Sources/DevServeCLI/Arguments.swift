@@ -16,6 +16,7 @@ enum HeaderArgument {
         guard value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }) else {
             throw ValidationError("--header '\(text)' has a control character in its value: remove it.")
         }
+        // `make install` and `make uninstall` tell devserve's binary by this sentence: keep it.
         if ResponseFields.setByDevserve.contains(name.lowercased()) {
             throw ValidationError("--header '\(name)' is set by devserve itself and cannot be overridden.")
         }

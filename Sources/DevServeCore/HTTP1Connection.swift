@@ -14,8 +14,10 @@ import NIOHTTP1
 ///   then gets 408;
 /// - an idle keep-alive connection closes after `idleTimeout`;
 /// - a client that stops reading stops being read (backpressure on writability), and one that
-///   takes no part of a file body for `writeStallTimeout` is closed (a slow reader that keeps
-///   reading is not: each sendfile region or streamed chunk written is progress).
+///   takes nothing of what waits for it for `writeStallTimeout` is closed: a file body, bytes
+///   over the channel's high-water mark, or the last answer before a close. A slow reader that
+///   keeps reading is not: each sendfile region, streamed chunk or slice of a large in-memory
+///   body written, and each time the channel drains to writable again, is progress.
 /// A request that announces a body is answered, then the connection is half-closed and drained
 /// briefly, so the answer is not lost to a reset. A client that half-closes (`nc -N`, a script
 /// that shuts its side after the request) gets every answer it asked for, then the close.
@@ -64,8 +66,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var scanned = 0
     /// Responses (files) whose bytes are still being written; the connection is not idle.
     private var writesInFlight = 0
-    /// When a piece of a file body was last written (or the first one started): with files in
-    /// flight, no progress for `writeStallTimeout` closes the connection.
+    /// When the client last took part of what waits for it (or the wait began): while it waits
+    /// (`isWaitingOnClient`), no progress for `writeStallTimeout` closes the connection.
     private var lastWriteProgress = NIODeadline.distantPast
     /// The channel's writability, as its change events last said (read per request, so kept
     /// here rather than asked of the channel each time).
@@ -92,6 +94,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var timerFiresAt = NIODeadline.distantFuture
 
     static let drainTime: TimeAmount = .seconds(2)
+    /// In-memory bodies larger than this go out in slices of this size, each marking progress
+    /// when written (a smaller body is one write without a promise).
+    static let progressSliceBytes = 256 * 1024
     /// Behind TLS, bodies up to this size are written in the head's buffer (one TLS record).
     static let joinedBodyBytes = 12 * 1024
     /// A head buffer grown past this (a joined body) is not kept for the next response.
@@ -202,6 +207,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         isWritable = context.channel.isWritable
+        // Either way the write-stall window starts again: the channel just went over its
+        // high-water mark (bytes now wait for the client), or the client took enough of them.
+        lastWriteProgress = .now()
+        if !isWritable, timerFiresAt > lastWriteProgress + limits.writeStallTimeout {
+            timer?.cancel()
+            schedule(context, at: lastWriteProgress + limits.writeStallTimeout)
+        }
         if isWritable {
             processPending(context)  // which resumes held reads while open
             // Draining reads (and discards) what the client still sends, so a read held while the
@@ -331,7 +343,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         switch body {
         case .empty:
             done?(nil)
-        case .bytes(let buffer):
+        case .bytes(var buffer):
+            // A large body in slices, each marking progress as it leaves (no copy: slices share
+            // the buffer's storage).
+            while buffer.readableBytes > Self.progressSliceBytes,
+                let part = buffer.readSlice(length: Self.progressSliceBytes)
+            {
+                context.write(wrapOutboundOut(.byteBuffer(part))).assumeIsolated().whenSuccess { [self] in
+                    lastWriteProgress = .now()
+                }
+            }
             context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
             done?(nil)
         case .file(let slice):
@@ -421,9 +442,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         ).start()
     }
 
-    /// With files going out: closes a connection whose client took nothing for
-    /// `writeStallTimeout` (it stopped reading; it would hold its socket and files for ever),
-    /// else checks again then.
+    /// With bytes waiting for the client: closes a connection whose client took nothing for
+    /// `writeStallTimeout` (it stopped reading; it would hold its socket, memory and files for
+    /// ever), else checks again then.
     private func checkWriteProgress(_ context: ChannelHandlerContext) {
         let stalledAt = lastWriteProgress + limits.writeStallTimeout
         guard stalledAt > .now() else {
@@ -466,6 +487,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private func finishConnection(_ context: ChannelHandlerContext, drain: Bool) {
         state = drain && !peerFinished ? .draining(outputShut: false) : .closing
         pending = nil
+        // Until the last flush completes, what is queued waits for the client: a client that
+        // takes none of it for `writeStallTimeout` is closed (timerFired).
+        lastWriteProgress = max(lastWriteProgress, .now())
+        timer?.cancel()
+        schedule(context, at: lastWriteProgress + limits.writeStallTimeout)
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { [self] _ in
             guard case .draining = state else {
                 context.close(promise: nil)
@@ -511,11 +537,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .closed:
             return
-        case .closing:
-            // Closing waits for the last writes: a file still going out is still checked.
-            if writesInFlight > 0 { checkWriteProgress(context) }
+        case .closing, .draining(outputShut: false):
+            // Closing waits for the last flush: the client must keep taking what waits for it.
+            checkWriteProgress(context)
             return
-        case .draining:
+        case .draining(outputShut: true):
             if deadline > .now() {
                 schedule(context, at: deadline)
             } else {
@@ -526,8 +552,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case .open:
             break
         }
-        if writesInFlight > 0 {
-            // A download in progress is not idle, as long as it progresses.
+        if writesInFlight > 0 || !isWritable {
+            // A download in progress, or answers over the high-water mark, are not idle as long
+            // as they progress; complete heads held back meanwhile have not timed out.
             checkWriteProgress(context)
             return
         }

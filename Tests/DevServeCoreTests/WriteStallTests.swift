@@ -97,4 +97,90 @@ import Testing
             }
         }
     }
+
+    // MARK: Answers held in memory
+
+    /// A page of about 3 MB (read whole with live reload on, for the injected script) and a 100 KB
+    /// file (cached).
+    static func memoryTree() throws -> TempTree {
+        let tree = try TempTree()
+        try tree.write(
+            "page.html", "<html><head></head><body>" + String(repeating: "p", count: 3_000_000) + "</body></html>")
+        try tree.write("m100k.bin", String(repeating: "m", count: 100_000))
+        return tree
+    }
+
+    /// Reads until the server closes, an error, or a 5 s silence; returns the bytes and whether
+    /// the server closed.
+    static func drain(_ descriptor: CInt, pause: UInt32 = 0) -> (bytes: [UInt8], closed: Bool) {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 || (count < 0 && errno == ECONNRESET) { return (received, true) }
+            if count < 0 { return (received, false) }
+            received += chunk[..<count]
+            if pause > 0 { usleep(pause) }
+        }
+    }
+
+    /// The last answer before a close, a large page in memory, to a client that reads nothing;
+    /// and fifty pipelined answers over the high-water mark, which must not be taken for a head
+    /// that did not arrive (no 408).
+    @Test(arguments: [
+        "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        String(repeating: "GET /m100k.bin HTTP/1.1\r\nHost: localhost\r\n\r\n", count: 50),
+    ])
+    func aClientThatStopsReadingAnswersHeldInMemoryIsClosed(requests: String) async throws {
+        let tree = try Self.memoryTree()
+        let logs = LogRecorder()
+        try await TestServer.with(
+            root: tree.path, logger: logs.logger,
+            configure: {
+                $0.limits.writeStallTimeout = .milliseconds(500)
+                $0.limits.headTimeout = .milliseconds(300)
+                $0.changeHub = ChangeHub()  // live reload on: the page is read whole and injected
+            }
+        ) { server in
+            try await offPool {
+                let descriptor = try connectTCP(
+                    host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 4096)
+                defer { close(descriptor) }
+                try sendAll(descriptor, Array(requests.utf8))
+                usleep(2_500_000)
+                let (bytes, closed) = Self.drain(descriptor)
+                #expect(closed, "the server kept a client that stopped reading")
+                #expect(bytes.count < 3_000_000, "everything arrived: the connection was never dropped")
+            }
+            #expect(!logs.messages(at: .info).contains { $0.contains(" 408 ") }, "\(logs.messages(at: .info))")
+        }
+    }
+
+    /// A slow reader of a large page held in memory keeps taking it: it is not cut.
+    @Test func aSlowReaderOfALargePageInMemoryIsNotCut() async throws {
+        let tree = try Self.memoryTree()
+        try await TestServer.with(
+            root: tree.path,
+            configure: {
+                $0.limits.writeStallTimeout = .milliseconds(500)
+                $0.changeHub = ChangeHub()
+            }
+        ) { server in
+            try await offPool {
+                let descriptor = try connectTCP(
+                    host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 64 * 1024)
+                defer { close(descriptor) }
+                try sendAll(
+                    descriptor, Array("GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+                let started = ContinuousClock.now
+                let (bytes, closed) = Self.drain(descriptor, pause: 20_000)
+                #expect(closed, "the answer ends with the close it asked for")
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+                #expect(text.hasSuffix("</html>"), "the whole page arrived")
+                #expect(text.contains("/__devserve/client.js"), "the page was injected, so held in memory")
+                #expect(ContinuousClock.now - started > .milliseconds(500), "the download was not slow enough to test")
+            }
+        }
+    }
 }
