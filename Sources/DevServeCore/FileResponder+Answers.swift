@@ -44,7 +44,7 @@ extension FileResponder {
                 // not told, and following it is refused.
                 return DirectoryListing.Item(name: entry.name, isDirectory: false, size: nil, modified: nil)
             case .servable:
-                if !entry.isDirectory, Self.holdsPrivateKey(entryPath, size: entry.size, name: entry.name) {
+                if !entry.isDirectory, holdsPrivateKey(entryPath, size: entry.size, name: entry.name) {
                     return nil
                 }
                 return DirectoryListing.Item(
@@ -59,13 +59,16 @@ extension FileResponder {
         return htmlResponse(.ok, body: page)
     }
 
-    /// For a listing: a file whose name keys are kept under and that holds one is not listed
-    /// (`serveFile` refuses it; other names are looked through only when served).
-    static func holdsPrivateKey(_ path: String, size: Int, name: String) -> Bool {
-        guard PrivateKeyPEM.nameMayHoldKey(name), case .success(let descriptor) = POSIX.openForReading(path)
+    /// For a listing: a file `serveFile` would refuse for the key it holds is not listed. Files
+    /// up to the cache's size and those named like keys are looked through (once per version);
+    /// a larger file that holds one pasted in is refused when asked for, but its name is listed.
+    func holdsPrivateKey(_ path: String, size: Int, name: String) -> Bool {
+        guard size <= configuration.limits.cachedFileBytes || PrivateKeyPEM.nameMayHoldKey(name),
+            case .success(let descriptor) = POSIX.openForReading(path)
         else { return false }
         defer { POSIX.close(descriptor) }
-        return PrivateKeyPEM.isIn(descriptor: descriptor, size: size)
+        guard case .success(let status) = POSIX.fstat(descriptor), status.isRegular else { return false }
+        return keyScans.holdsKey(status.version, descriptor: descriptor)
     }
 
     // MARK: Other answers

@@ -66,7 +66,9 @@ extension FileResponder {
                     contentType: contentType, validators: validators, lastModifiedText: lastModifiedText,
                     size: opened.size, source: .memory(buffer)), request: request, status: statusCode)
         }
-        if PrivateKeyPEM.nameMayHoldKey(path), PrivateKeyPEM.isIn(descriptor: descriptor, size: opened.size) {
+        if PrivateKeyPEM.isLookedThrough(size: opened.size, name: path),
+            keyScans.holdsKey(opened.version, descriptor: descriptor)
+        {
             return notFound(request, custom: customNotFound)
         }
         tellFileRead(realPath, opened, bytes: nil)

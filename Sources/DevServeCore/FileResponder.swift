@@ -17,6 +17,8 @@ public final class FileResponder: Sendable {
     let rootPrefix: String
     /// The protected real paths as bytes (see `refusal(forRealPath:)`).
     let protectedPaths: Set<[UInt8]>
+    /// Verdicts on files larger than the cache looked through for private keys.
+    let keyScans = PrivateKeyPEM.Scans()
     /// See `parsedTarget(_:)`.
     let parsedTargets = Mutex(
         TargetMemo<ParsedTarget>(

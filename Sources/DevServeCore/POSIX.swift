@@ -22,6 +22,13 @@ enum POSIX {
         var isRegular: Bool
         var isSymbolicLink: Bool
 
+        /// What tells one version of the file from the next.
+        var version: PrivateKeyPEM.Scans.Version {
+            .init(
+                device: device, inode: inode, size: size, modifiedNanoseconds: modifiedNanoseconds,
+                changedNanoseconds: changedNanoseconds)
+        }
+
         init(_ raw: stat) {
             device = UInt64(raw.st_dev)
             inode = UInt64(raw.st_ino)

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,18 +10,57 @@ import NIOCore
 /// root and whatever it is called: a `certs/` made by another tool, a key copied next to a page.
 ///
 /// Files small enough to be read whole (the file cache's size) are looked through when they are
-/// read, at no extra I/O; larger ones only when their name is one keys are kept under, since
-/// reading every video twice to find a key no one would name `.mp4` costs more than it saves.
+/// read, at no extra I/O. Larger ones up to `alwaysScannedBytes` (an `.env`, a JSON dump, a
+/// `server.key.bak`, a page) are read through once per version (`Scans` keeps the verdict);
+/// beyond that only when their name is one keys are kept under, since reading every video to
+/// find a key no one would pad into it costs more than it saves.
 enum PrivateKeyPEM {
+    /// Files up to this size are looked through whatever their name (once per version).
+    static let alwaysScannedBytes = 16 << 20
+
     private static let marker = Array("PRIVATE KEY-----".utf8)
     private static let begin = Array("-----BEGIN ".utf8)
     /// The longest `-----BEGIN … PRIVATE KEY-----` line looked for.
     private static let longestLine = 64
 
-    /// Names whose larger files are looked through too.
+    /// Names whose files are looked through whatever their size: key and certificate
+    /// extensions, also as a backup (`server.key.bak`), and the names of SSH keys.
     static func nameMayHoldKey(_ name: some StringProtocol) -> Bool {
         let lowered = name.lowercased()
-        return [".pem", ".key", ".crt", ".cer", ".p8", ".priv"].contains { lowered.hasSuffix($0) }
+        let base = lowered.split(separator: "/").last.map(String.init) ?? lowered
+        return [".pem", ".key", ".crt", ".cer", ".p8", ".p12", ".pfx", ".priv", ".der"].contains { base.contains($0) }
+            || ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "key", "secret"].contains { base.contains($0) }
+    }
+
+    /// Whether a file of `size` bytes named `name`, not read whole, is looked through.
+    static func isLookedThrough(size: Int, name: some StringProtocol) -> Bool {
+        size <= alwaysScannedBytes || nameMayHoldKey(name)
+    }
+
+    /// The verdicts on files looked through, per version (device, inode, size, times), so a
+    /// large file is read through once, not on every request for it. Bounded: past `limit`
+    /// versions it starts again.
+    final class Scans: Sendable {
+        struct Version: Hashable {
+            var device: UInt64
+            var inode: UInt64
+            var size: Int
+            var modifiedNanoseconds: Int
+            var changedNanoseconds: Int
+        }
+        private let verdicts = Mutex<[Version: Bool]>([:])
+        static let limit = 4096
+
+        /// Whether the open file `descriptor`, described by `version`, holds a key.
+        func holdsKey(_ version: Version, descriptor: CInt) -> Bool {
+            if let known = verdicts.withLock({ $0[version] }) { return known }
+            let verdict = PrivateKeyPEM.isIn(descriptor: descriptor, size: version.size)
+            verdicts.withLock { verdicts in
+                if verdicts.count >= Self.limit { verdicts.removeAll(keepingCapacity: true) }
+                verdicts[version] = verdict
+            }
+            return verdict
+        }
     }
 
     /// True when `bytes` hold the start of a PEM private key block: `PRIVATE KEY-----` with

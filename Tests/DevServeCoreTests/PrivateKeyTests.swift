@@ -69,6 +69,41 @@ import Testing
             let keys = try RawClient.get("/keys/", port: port)
             #expect(keys.text.contains("chain.pem") && keys.text.contains("big-chain.pem"))
             #expect(!keys.text.contains("server.key") && !keys.text.contains("bundle.pem"), "\(keys.text)")
+            #expect(!keys.text.contains("notes.txt"), "a small file holding a key is not listed: \(keys.text)")
+        }
+    }
+
+    /// Files larger than the cache whatever their name (a page read whole for the reload script,
+    /// an `.env`, a JSON dump, a key backup), and small files named like nothing in particular:
+    /// none is served, on the first request or a later one, and the small ones and those named
+    /// like keys are not listed.
+    @Test func largerFilesAndAnyNameAreLookedThrough() async throws {
+        let tree = try TempTree()
+        let padding = String(repeating: "x", count: 140_000)
+        try tree.write("keys/page.html", "<html><head></head><body>" + padding + Self.key + "</body></html>")
+        try tree.write("keys/env.txt", "API=1\n" + padding + "\nTLS_KEY=\"" + Self.key + "\"\n")
+        try tree.write("keys/server.key.bak", padding + Self.key)
+        try tree.write("keys/big.json", "{\"pad\":\"" + padding + "\",\"key\":\"" + Self.key + "\"}")
+        try tree.write("keys/k.txt", Self.key)
+        try tree.write("keys/id_rsa", Self.key)
+        try tree.write("keys/plain.txt", padding)
+        try await TestServer.with(root: tree.path, configure: { $0.changeHub = ChangeHub() }) { server in
+            let port = server.port
+            for name in ["page.html", "env.txt", "server.key.bak", "big.json", "k.txt", "id_rsa"] {
+                for _ in 0..<2 {
+                    let response = try RawClient.get("/keys/" + name, port: port)
+                    #expect(response.status == 404, "\(name)")
+                    #expect(!response.text.contains("PRIVATE KEY"), "\(name)")
+                }
+            }
+            #expect(try RawClient.get("/keys/plain.txt", port: port).status == 200)
+            let listing = try RawClient.get("/keys/", port: port)
+            #expect(listing.text.contains("plain.txt"))
+            // (env.txt, larger than the cache and named like nothing in particular, is listed: a
+            // listing does not read every large file. It is refused when asked for.)
+            for name in ["server.key.bak", "k.txt", "id_rsa"] {
+                #expect(!listing.text.contains(">\(name)<"), "\(name) is listed: \(listing.text)")
+            }
         }
     }
 
