@@ -11,7 +11,8 @@ PREFIX     ?= $(if $(filter 0,$(shell id -u)),/usr/local,$(HOME)/.local)
 
 # System packages: the libraries devserve links (OpenSSL, libinotifytools), then what the
 # tests and benchmarks drive it with.
-DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config
+# publicsuffix: the Public Suffix List, which --allow-host checks wildcards against.
+DEPS_PACKAGES  = libssl-dev libinotifytools0-dev pkg-config publicsuffix
 # The browser suite drives Debian's headless Chromium with python3-selenium (/usr/bin/python3), and
 # firefox-esr over Marionette with marionette-driver from PyPI, in a venv (Debian has no geckodriver).
 TEST_PACKAGES  = util-linux openssl curl chromium chromium-driver python3-selenium libnss3-tools firefox-esr python3-venv

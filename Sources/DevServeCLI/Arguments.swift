@@ -1,6 +1,7 @@
 import ArgumentParser
 import DevServeCore
 import DevServeSystem
+import DevServeTLS
 
 /// `--header "Name: value"`: a token name and a value without line breaks.
 enum HeaderArgument {
@@ -61,14 +62,17 @@ enum HostArgument {
 
     /// A pattern for every name under a top-level domain or a public suffix (`*.com`, `.co.uk`):
     /// it would let any site in through DNS rebinding, the attack the Host check is there for.
-    static func isTooBroad(_ pattern: String) -> Bool {
-        guard let name = subdomainsOf(pattern)?.lowercased() else { return false }
+    /// `*.localhost` is not: those names are always accepted, and never leave the machine.
+    static func isTooBroad(_ pattern: String, suffixes: PublicSuffixList? = .system) -> Bool {
+        guard var name = subdomainsOf(pattern)?.lowercased() else { return false }
+        if name.hasSuffix(".") { name.removeLast() }
+        if name == "localhost" { return false }
         let labels = name.split(separator: ".")
-        return labels.count < 2 || publicSuffixes.contains(name)
+        return labels.count < 2 || publicSuffixes.contains(name) || suffixes?.isPublicSuffix(name) == true
     }
 
-    /// Two-label public suffixes common enough to be typed by mistake; one-label ones (`com`,
-    /// `dev`, `test`) are refused by their count. Not the whole Public Suffix List.
+    /// Public suffixes common enough to be typed by mistake, checked even where the Public Suffix
+    /// List is not installed; one-label ones (`com`, `dev`, `test`) are refused by their count.
     static let publicSuffixes: Set<String> = [
         "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp", "com.br",
         "com.cn", "co.in", "co.za", "com.mx", "com.tr", "co.kr", "github.io", "netlify.app", "vercel.app",
@@ -90,5 +94,46 @@ enum HostArgument {
             !label.isEmpty && label.count <= 63 && !label.hasPrefix("-")
                 && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
         }
+    }
+}
+
+/// The Public Suffix List (publicsuffix.org) as Debian's `publicsuffix` package ships it: the
+/// names under which anyone can register a domain of their own (`co.il`, `eu.org`,
+/// `duckdns.org`), so a wildcard over one lets any site in.
+struct PublicSuffixList: Sendable {
+    static let debianPath = "/usr/share/publicsuffix/public_suffix_list.dat"
+
+    private var names: Set<String> = []
+    /// `ck` for the rule `*.ck`: every name directly under it is a suffix...
+    private var wildcards: Set<String> = []
+    /// ...except these (`!www.ck`).
+    private var exceptions: Set<String> = []
+
+    /// The installed list, read once; nil where the package is missing.
+    static let system: PublicSuffixList? = CertificateFiles.read(debianPath).map {
+        PublicSuffixList(text: String(decoding: $0, as: UTF8.self))
+    }
+
+    /// From the list's text: one rule a line, `//` comments, rules end at whitespace.
+    init(text: String) {
+        for line in text.split(whereSeparator: \.isNewline) {
+            guard let rule = line.split(whereSeparator: \.isWhitespace).first, !rule.hasPrefix("//") else { continue }
+            let lowered = rule.lowercased()
+            if lowered.hasPrefix("!") {
+                exceptions.insert(String(lowered.dropFirst()))
+            } else if lowered.hasPrefix("*.") {
+                wildcards.insert(String(lowered.dropFirst(2)))
+            } else {
+                names.insert(lowered)
+            }
+        }
+    }
+
+    /// Whether `name` (lowercased, no trailing dot) is itself a public suffix.
+    func isPublicSuffix(_ name: String) -> Bool {
+        if exceptions.contains(name) { return false }
+        if names.contains(name) { return true }
+        guard let dot = name.firstIndex(of: ".") else { return false }
+        return wildcards.contains(String(name[name.index(after: dot)...]))
     }
 }

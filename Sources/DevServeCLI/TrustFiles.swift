@@ -16,6 +16,14 @@ enum TrustFiles {
     }
 
     /// The folders directly inside `path`, sorted; none when it cannot be read.
+    /// `path` with its links resolved, or as given when it cannot be (it does not exist): two
+    /// names of one folder (`~/.mozilla/firefox` linked to `~/.config/mozilla/firefox`) are one.
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     static func subfolders(of path: String) -> [String] {
         guard let directory = opendir(path) else { return [] }
         defer { closedir(directory) }

@@ -106,13 +106,16 @@ struct TrustStores: Sendable, Equatable {
     }
 
     /// Every Firefox profile folder: each `Path=` of each root's profiles.ini (relative to the root
-    /// unless `IsRelative=0`), plus any folder in a root that already holds an NSS database.
+    /// unless `IsRelative=0`) that exists, plus any folder in a root that already holds an NSS
+    /// database; each folder once, however many names lead to it.
     func firefoxProfiles() -> [String] {
         var profiles: [String] = []
         for root in firefoxRoots {
             let ini = CertificateFiles.read(Paths.join(root, "profiles.ini")) ?? []
             for path in Self.profilePaths(ini: String(decoding: ini, as: UTF8.self)) {
-                profiles.append(path.hasPrefix("/") ? path : Paths.join(root, path))
+                let folder = path.hasPrefix("/") ? path : Paths.join(root, path)
+                // A profile deleted since profiles.ini was written is no profile.
+                if TrustFiles.isFolder(folder) { profiles.append(folder) }
             }
             profiles += TrustFiles.subfolders(of: root).filter {
                 TrustFiles.exists(Paths.join($0, "cert9.db"))
@@ -120,7 +123,7 @@ struct TrustStores: Sendable, Equatable {
             }
         }
         var seen: Set<String> = []
-        return profiles.filter { seen.insert($0).inserted }
+        return profiles.filter { seen.insert(TrustFiles.realPath($0)).inserted }
     }
 
     /// The `Path=` of each `[Profile…]` section of a profiles.ini, absolute where `IsRelative=0`
@@ -160,7 +163,9 @@ struct TrustStores: Sendable, Equatable {
         let candidates =
             [".pki/nssdb", "snap/chromium/current/.pki/nssdb"].map { ("Chromium", Paths.join(home, $0)) }
             + firefoxProfiles().map { ("Firefox", $0) }
+        var seen: Set<String> = []
         return candidates.compactMap { browser, folder in
+            guard seen.insert(TrustFiles.realPath(folder)).inserted else { return nil }
             if TrustFiles.exists(Paths.join(folder, "cert9.db")) {
                 return NSSDatabase(browser: browser, folder: folder, format: .sql)
             }

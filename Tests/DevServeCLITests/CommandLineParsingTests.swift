@@ -81,6 +81,11 @@ import Testing
         (["--allow-host", ".COM"], "would accept every site under it"),
         (["--allow-host", "*.co.uk"], "would accept every site under it"),
         (["--allow-host", "*.trycloudflare.com"], "would accept every site under it"),
+        // From the Public Suffix List (Debian's publicsuffix): anyone can register under these.
+        (["--allow-host", "*.co.il"], "would accept every site under it"),
+        (["--allow-host", "*.com.sg"], "would accept every site under it"),
+        (["--allow-host", "*.eu.org"], "would accept every site under it"),
+        (["--allow-host", ".duckdns.org"], "would accept every site under it"),
         (["--host", "bad host!"], "is not an address"),
         (["--quiet", "--verbose"], "contradict"),
     ])
@@ -94,7 +99,10 @@ import Testing
     }
 
     @Test func allowHostTakesOwnDomainsAndTheirSubdomains() throws {
-        for name in ["*.example.com", ".myapp.test", "myapp.trycloudflare.com", "*.dev.myapp.co.uk", "devbox"] {
+        for name in [
+            "*.example.com", ".myapp.test", "myapp.trycloudflare.com", "*.dev.myapp.co.uk", "devbox", "*.localhost",
+            "*.myname.duckdns.org",
+        ] {
             #expect(throws: Never.self, "\(name)") { _ = try ServeCommand.parse(["--allow-host", name]) }
         }
     }
@@ -118,5 +126,19 @@ import Testing
         #expect(throws: CLIError.watchFolder("file.txt", problem: .rootIsFile("file.txt"))) {
             try plan([".", "--watch", "file.txt"], cwd: folder.path)
         }
+    }
+
+    /// The list's own rules: a wildcard makes every name under it a suffix, an exception
+    /// takes one back.
+    @Test func publicSuffixRulesReadAsTheListMeansThem() {
+        let list = PublicSuffixList(text: "// comment\ncom\n*.ck\n!www.ck\nco.il  trailing words\n\n")
+        #expect(list.isPublicSuffix("com"))
+        #expect(list.isPublicSuffix("co.il"))
+        #expect(list.isPublicSuffix("anything.ck"))
+        #expect(!list.isPublicSuffix("www.ck"))
+        #expect(!list.isPublicSuffix("example.com"))
+        #expect(!list.isPublicSuffix("ck.example"))
+        #expect(HostArgument.isTooBroad("*.co.il", suffixes: list))
+        #expect(!HostArgument.isTooBroad("*.myapp.co.il", suffixes: list))
     }
 }

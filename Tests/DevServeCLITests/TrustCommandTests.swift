@@ -84,7 +84,17 @@ import Testing
             IsRelative=1
             Path=Profiles/never.started
 
+            [Profile3]
+            Name=deleted since
+            IsRelative=1
+            Path=Profiles/gone.profile
+
             """)
+        // The legacy folder as a link to the XDG one (as some distributions and users set it up):
+        // the same profiles, reported and changed once.
+        try FileManager.default.createDirectory(atPath: sandbox.home + "/.mozilla", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: sandbox.home + "/.mozilla/firefox", withDestinationPath: root)
 
         let first = try sandbox.run(["trust"])
         #expect(first.status == 0, "\(first.output)\(first.error)")
@@ -93,6 +103,11 @@ import Testing
                 try Certutil.ours(in: "sql:" + profile), "no devserve CA in \(profile)\n\(first.output)")
             #expect(entry.trust == "C,,")
             #expect(first.output.contains("Firefox NSS database \(profile): added \"\(entry.nickname)\""))
+        }
+        #expect(!first.output.contains("gone.profile"), "a profile folder that no longer exists: \(first.output)")
+        for folder in ["k3j2.default-release", "never.started"] {
+            let lines = first.output.split(separator: "\n").filter { $0.contains("/" + folder + ":") }
+            #expect(lines.count == 1, "\(folder) reported once, whichever name leads to it: \(first.output)")
         }
         let freshLine = first.output.split(separator: "\n").first { $0.hasPrefix("Firefox profile \(fresh): ") }
         #expect(
@@ -105,6 +120,7 @@ import Testing
             #expect(try Certutil.ours(in: "sql:" + profile) == nil)
             #expect(removal.output.contains("Firefox NSS database \(profile): removed"))
         }
+        #expect(!removal.output.contains("nothing to remove"), "one database, removed once: \(removal.output)")
     }
 
     @Test func profilesIniPathsHonourIsRelative() {
