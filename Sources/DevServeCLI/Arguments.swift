@@ -81,11 +81,7 @@ enum HostArgument {
 
     /// `localhost`, an IP literal (IPv6 optionally in brackets), or a host name.
     static func isValidListenHost(_ host: String) -> Bool {
-        if host.contains(":") {
-            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : Substring(host)
-            return bare.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
-        }
-        return isValidName(Substring(host))
+        IPAddress(host) != nil || isValidName(Substring(host))
     }
 
     private static func isValidName(_ name: Substring) -> Bool {

@@ -272,7 +272,8 @@ struct OriginHeader: Equatable {
     }
 }
 
-/// Recognisers for IP address literals in their textual forms.
+/// Recognisers for IP address literals in their textual forms: IPv4 byte by byte (every Host
+/// header is looked at), IPv6 by the system's parser.
 enum IPAddressText {
     static func isIPv4(_ text: some StringProtocol) -> Bool { isIPv4(utf8: text.utf8) }
 
@@ -296,21 +297,10 @@ enum IPAddressText {
         return dots == 3 && digits > 0
     }
 
+    /// An IPv6 literal, with a zone (`%eth0`) allowed, as inet_pton reads it.
     static func isIPv6(_ text: some StringProtocol) -> Bool {
         var address = Substring(text)
         if let zone = address.firstIndex(of: "%") { address = address[..<zone] }
-        guard address.contains(":"), address.count <= 45 else { return false }
-        var groups = address.split(separator: ":", omittingEmptySubsequences: false)
-        if let last = groups.last, last.contains(".") {
-            guard isIPv4(last) else { return false }
-            groups.removeLast()
-            groups.append("0")
-            groups.append("0")
-        }
-        let compressed = address.contains("::")
-        if address.ranges(of: "::").count > 1 || address.contains(":::") { return false }
-        let nonEmpty = groups.filter { !$0.isEmpty }
-        guard nonEmpty.allSatisfy({ $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }) else { return false }
-        return compressed ? nonEmpty.count < 8 : (groups.count == 8 && nonEmpty.count == 8)
+        return address.contains(":") && IPAddress(address) != nil
     }
 }

@@ -3,6 +3,7 @@
 // Extensions are written in OpenSSL's config syntax (X509V3_EXT_nconf_nid), the same text
 // `openssl x509 -text` prints back, so the policy in CertificateAuthority reads plainly.
 internal import COpenSSL
+import DevServeSystem
 
 /// What the certificate code needs from OpenSSL.
 enum OpenSSLCertificates {
