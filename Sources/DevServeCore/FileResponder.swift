@@ -10,10 +10,9 @@ import Synchronization
 /// File system work happens here, synchronously: stat, open and read of small files are cheaper
 /// than a hop to a thread pool on a local disk, and large files are only opened here and
 /// streamed by the connection.
-public final class FileResponder: Sendable {
+public final class FileResponder: Responder {
     public let configuration: ServerConfiguration
     let cache: FileCache
-    let date = ResponseDate()
     let rootPrefix: String
     /// The protected real paths as bytes (see `refusal(forRealPath:)`).
     let protectedPaths: Set<[UInt8]>
@@ -37,30 +36,6 @@ public final class FileResponder: Sendable {
         self.protectedPaths = Set(configuration.protectedPaths.map { Array($0.utf8) })
     }
 
-    /// The answer to a request: now, or later.
-    public enum Outcome {
-        case response(Response)
-        /// A long poll that is up to date: the answer comes with the next change or the poll
-        /// timeout. The connection writes it when it completes, and cancels it if its client
-        /// leaves first; it needs to know nothing of live reload.
-        case later(LaterAnswer)
-    }
-
-    /// A response still to come, completed on the event loop the request came in on and used
-    /// only there.
-    public struct LaterAnswer {
-        public let response: EventLoopFuture<Response>
-        private let onCancel: @Sendable () -> Void
-
-        init(response: EventLoopFuture<Response>, onCancel: @escaping @Sendable () -> Void) {
-            self.response = response
-            self.onCancel = onCancel
-        }
-
-        /// The client went away: the answer is given up and `response` fails.
-        public func cancel() { onCancel() }
-    }
-
     /// What `route` decided: an answer, or to wait on the hub from `since`.
     enum Route {
         case response(Response)
@@ -68,7 +43,7 @@ public final class FileResponder: Sendable {
     }
 
     /// Answers `request`, which arrived on `eventLoop`.
-    public func answer(_ request: HTTPRequest, on eventLoop: any EventLoop) -> Outcome {
+    public func answer(_ request: HTTPRequest, on eventLoop: any EventLoop) -> Answer {
         switch route(request) {
         case .response(var response):
             finish(&response, request: request)

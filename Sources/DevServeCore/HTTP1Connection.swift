@@ -39,7 +39,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case redirectToTLS
     }
 
-    private let responder: FileResponder
+    private let responder: any Responder
+    private let settings: ConnectionSettings
     private let logger: Logger
     private let logRequests: Bool
     private let transport: Transport
@@ -75,7 +76,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// A socket read held back until the client reads what we wrote.
     private var heldRead = false
     /// The hub's id for this connection's waiting long poll, if one waits.
-    private var waitingPoll: FileResponder.LaterAnswer?
+    private var waitingPoll: LaterAnswer?
     /// A file body is going out in chunks; later responses wait so bytes do not interleave.
     private var streaming = false
     /// The connection ends once the streaming body is out (the value: drain first).
@@ -103,13 +104,14 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     static let keptHeadBytes = 16 * 1024
     private var head = ByteBuffer()
 
-    init(responder: FileResponder, logger: Logger, transport: Transport = .plain) {
+    init(responder: any Responder, settings: ConnectionSettings, logger: Logger, transport: Transport = .plain) {
         self.responder = responder
+        self.settings = settings
         self.logger = logger
-        self.logRequests = responder.configuration.logRequests
+        self.logRequests = settings.logRequests
         self.transport = transport
         self.scheme = transport == .tls ? "https" : "http"
-        self.limits = responder.configuration.limits
+        self.limits = settings.limits
     }
 
     // MARK: Lifecycle
@@ -331,7 +333,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         // The head buffer of the last response is reused once the layers below let go of it
         // (for a small answer, by the time the flush returns).
         head.clear()
-        response.writeHTTP1Head(into: &head, date: responder.date.headerLine, connection: connection)
+        response.writeHTTP1Head(into: &head, date: settings.date.headerLine, connection: connection)
         var body = response.body
         if transport == .tls, case .bytes(let bytes) = body, bytes.readableBytes <= Self.joinedBodyBytes {
             // Through TLS, one buffer becomes one record without being copied again below.

@@ -26,13 +26,14 @@ final class HTTP2Connection: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    private let responder: FileResponder
+    private let responder: any Responder
+    private let settings: ConnectionSettings
     private let logger: Logger
     private let logRequests: Bool
     /// Streams being answered (waiting polls and file bodies included).
     private var active: Set<HTTP2StreamID> = []
     /// The hub's wait id of each stream whose long poll waits.
-    private var polls: [HTTP2StreamID: FileResponder.LaterAnswer] = [:]
+    private var polls: [HTTP2StreamID: LaterAnswer] = [:]
     private var highestStream = HTTP2StreamID.rootStream
     private var wroteInRead = false
     private var isOpen = true
@@ -63,31 +64,33 @@ final class HTTP2Connection: ChannelInboundHandler {
         }
     }
 
-    init(responder: FileResponder, logger: Logger) {
+    init(responder: any Responder, settings: ConnectionSettings, logger: Logger) {
         self.responder = responder
+        self.settings = settings
         self.logger = logger
-        self.logRequests = responder.configuration.logRequests
+        self.logRequests = settings.logRequests
     }
 
     /// Adds NIO's HTTP/2 handler, with its default limits (100 concurrent streams, flow control,
     /// reset, glitch and header-size limits), and an `HTTP2Connection` behind it that also hears of
     /// every frame NIO writes.
     static func install(
-        on pipeline: ChannelPipeline.SynchronousOperations, responder: FileResponder, logger: Logger
+        on pipeline: ChannelPipeline.SynchronousOperations, responder: any Responder, settings: ConnectionSettings,
+        logger: Logger
     ) throws {
-        let connection = HTTP2Connection(responder: responder, logger: logger)
+        let connection = HTTP2Connection(responder: responder, settings: settings, logger: logger)
         try pipeline.addHandler(
             NIOHTTP2Handler(
                 mode: .server, frameDelegate: connection, connectionConfiguration: .init(),
                 streamConfiguration: .init()))
         // In front of the connection, so DATA frames that flow control holds back count as stalled.
-        try pipeline.addHandler(WriteStallWatcher(limit: responder.configuration.limits.writeStallTimeout))
+        try pipeline.addHandler(WriteStallWatcher(limit: settings.limits.writeStallTimeout))
         try pipeline.addHandler(connection)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        armIdleTimer(context, after: responder.configuration.limits.headTimeout)
+        armIdleTimer(context, after: settings.limits.headTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -248,7 +251,7 @@ final class HTTP2Connection: ChannelInboundHandler {
         if let fixed = response.fixedHeaders {
             for (name, value) in fixed.http2 { headers.add(name: name, value: value, indexing: Self.indexing(name)) }
         }
-        headers.add(name: "date", value: responder.date.value)
+        headers.add(name: "date", value: settings.date.value)
         for (name, value) in response.headers {
             let lowered = name.lowercased()
             if !Self.isConnectionSpecific(lowered) {
@@ -346,7 +349,7 @@ final class HTTP2Connection: ChannelInboundHandler {
     /// Moves the idle deadline; one timer checks it and re-arms itself when it moved, so a busy
     /// connection schedules nothing per stream.
     private func armIdleTimer(_ context: ChannelHandlerContext, after amount: TimeAmount? = nil) {
-        let wait = peerFinished ? .zero : (amount ?? responder.configuration.limits.idleTimeout)
+        let wait = peerFinished ? .zero : (amount ?? settings.limits.idleTimeout)
         idleDeadline = context.eventLoop.now + wait
         if peerFinished {
             // Sooner than the check already scheduled: that one would wait for the idle timeout.

@@ -40,13 +40,15 @@ public struct TLSSetup: Sendable {
 final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    private let responder: FileResponder
+    private let responder: any Responder
+    private let settings: ConnectionSettings
     private let logger: Logger
     private let tls: TLSSetup
     private var timer: Scheduled<Void>?
 
-    init(responder: FileResponder, logger: Logger, tls: TLSSetup) {
+    init(responder: any Responder, settings: ConnectionSettings, logger: Logger, tls: TLSSetup) {
         self.responder = responder
+        self.settings = settings
         self.logger = logger
         self.tls = tls
     }
@@ -55,7 +57,7 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
         // Closes the connection unless a handshake completes in time; the timer outlives this
         // handler (it is removed at the first byte) and is cancelled by `HandshakeDeadline`.
         let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: responder.configuration.limits.headTimeout) {
+        timer = context.eventLoop.scheduleTask(in: settings.limits.headTimeout) {
             channel.close(promise: nil)
         }
     }
@@ -74,7 +76,8 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
                 timer?.cancel()
                 timer = nil
                 try pipeline.addHandler(
-                    HTTP1Connection(responder: responder, logger: logger, transport: .redirectToTLS),
+                    HTTP1Connection(
+                        responder: responder, settings: settings, logger: logger, transport: .redirectToTLS),
                     position: .after(self))
             }
         } catch {
@@ -105,14 +108,16 @@ final class SecureConnectionSniffer: ChannelInboundHandler, RemovableChannelHand
     /// HTTP/2 when ALPN agreed `h2`; HTTP/1.1 otherwise (also for clients without ALPN).
     private func alpnHandler(for channel: any Channel) -> ApplicationProtocolNegotiationHandler {
         let responder = responder
+        let settings = settings
         let logger = logger
         return ApplicationProtocolNegotiationHandler { result in
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 if case .negotiated("h2") = result {
-                    try HTTP2Connection.install(on: pipeline, responder: responder, logger: logger)
+                    try HTTP2Connection.install(on: pipeline, responder: responder, settings: settings, logger: logger)
                 } else {
-                    try pipeline.addHandler(HTTP1Connection(responder: responder, logger: logger, transport: .tls))
+                    try pipeline.addHandler(
+                        HTTP1Connection(responder: responder, settings: settings, logger: logger, transport: .tls))
                 }
             }
         }

@@ -47,6 +47,7 @@ public final class Server: Sendable {
     ) async throws(ServerError) -> Server {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let responder = FileResponder(configuration: configuration)
+        let settings = ConnectionSettings(configuration)
         let counter = ConnectionLimiter.Counter(maximum: configuration.limits.maximumConnections)
         let candidates: [Int]
         switch port {
@@ -59,7 +60,7 @@ public final class Server: Sendable {
             do {
                 let channels = try await bindAll(
                     hosts: hosts, port: candidate, group: group, configuration: configuration,
-                    responder: responder, counter: counter, logger: logger)
+                    responder: responder, settings: settings, counter: counter, logger: logger)
                 let addresses = channels.compactMap(\.localAddress)
                 return Server(configuration: configuration, boundAddresses: addresses, channels: channels, group: group)
             } catch {
@@ -78,7 +79,7 @@ public final class Server: Sendable {
     /// Binds all hosts on `port` (0: the first picks, the rest follow it); all or nothing.
     private static func bindAll(
         hosts: [String], port: Int, group: MultiThreadedEventLoopGroup, configuration: ServerConfiguration,
-        responder: FileResponder, counter: ConnectionLimiter.Counter, logger: Logger
+        responder: any Responder, settings: ConnectionSettings, counter: ConnectionLimiter.Counter, logger: Logger
     ) async throws(ServerError) -> [any Channel] {
         var bound: [any Channel] = []
         var port = port
@@ -87,6 +88,7 @@ public final class Server: Sendable {
                 let address = try SocketAddress(ipAddress: host, port: port)
                 let channel = try await bootstrap(
                     group: group, address: address, configuration: configuration, responder: responder,
+                    settings: settings,
                     counter: counter, logger: logger
                 ).bind(to: address).get()
                 bound.append(channel)
@@ -101,7 +103,7 @@ public final class Server: Sendable {
 
     private static func bootstrap(
         group: MultiThreadedEventLoopGroup, address: SocketAddress, configuration: ServerConfiguration,
-        responder: FileResponder, counter: ConnectionLimiter.Counter, logger: Logger
+        responder: any Responder, settings: ConnectionSettings, counter: ConnectionLimiter.Counter, logger: Logger
     ) -> ServerBootstrap {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -117,10 +119,10 @@ public final class Server: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = configuration.tls {
                         try channel.pipeline.syncOperations.addHandler(
-                            SecureConnectionSniffer(responder: responder, logger: logger, tls: tls))
+                            SecureConnectionSniffer(responder: responder, settings: settings, logger: logger, tls: tls))
                     } else {
                         try channel.pipeline.syncOperations.addHandler(
-                            HTTP1Connection(responder: responder, logger: logger))
+                            HTTP1Connection(responder: responder, settings: settings, logger: logger))
                     }
                 }
             }

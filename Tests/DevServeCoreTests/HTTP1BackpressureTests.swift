@@ -34,7 +34,9 @@ import Testing
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(
-            HTTP1Connection(responder: responder, logger: Logger(label: "t")))
+            HTTP1Connection(
+                responder: responder, settings: ConnectionSettings(responder.configuration), logger: Logger(label: "t"))
+        )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         let request = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
@@ -107,7 +109,9 @@ import Testing
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([socket, counter])
         try channel.pipeline.syncOperations.addHandler(
-            HTTP1Connection(responder: responder, logger: Logger(label: "t")))
+            HTTP1Connection(
+                responder: responder, settings: ConnectionSettings(responder.configuration), logger: Logger(label: "t"))
+        )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
 
         socket.holding = true

@@ -26,7 +26,8 @@ import Testing
             loop = EmbeddedEventLoop()
             channel = EmbeddedChannel(
                 handler: HTTP2Connection(
-                    responder: FileResponder(configuration: configuration), logger: Logger(label: "test")),
+                    responder: FileResponder(configuration: configuration),
+                    settings: ConnectionSettings(configuration), logger: Logger(label: "test")),
                 loop: loop)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         }

@@ -20,7 +20,7 @@ import Testing
             channel = EmbeddedChannel()
             try HTTP2Connection.install(
                 on: channel.pipeline.syncOperations, responder: FileResponder(configuration: configuration),
-                logger: Logger(label: "test"))
+                settings: ConnectionSettings(configuration), logger: Logger(label: "test"))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         }
 
