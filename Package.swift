@@ -21,11 +21,23 @@ let package = Package(
         // The system layer: Glibc only. One Errno, the EINTR-retrying system-call wrapper, path
         // strings. Every other module builds on it.
         .target(name: "DevServeSystem", swiftSettings: strict),
+        // HTTP as values: the request and its field table, the response, validators, ranges,
+        // dates, media types, the target rules, and the Responder interface. No sockets.
+        .target(
+            name: "DevServeHTTP",
+            dependencies: [
+                "DevServeSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // HTTP pipeline, path resolver, file responder, policies. No C modules.
         .target(
             name: "DevServeCore",
             dependencies: [
                 "DevServeSystem",
+                "DevServeHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -43,6 +55,7 @@ let package = Package(
             name: "DevServeCLI",
             dependencies: [
                 "DevServeSystem",
+                "DevServeHTTP",
                 "DevServeCore",
                 "DevServeTLS",
                 "DevServeWatcher",
@@ -66,6 +79,7 @@ let package = Package(
             name: "DevServeCoreTests",
             dependencies: [
                 "DevServeCore",
+                "DevServeHTTP",
                 "DevServeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevServeCLITests",
-            dependencies: ["DevServeCLI", "devserve", "DevServeTestSupport"],
+            dependencies: ["DevServeCLI", "DevServeHTTP", "devserve", "DevServeTestSupport"],
             swiftSettings: strict
         ),
         // libinotifytools (libinotifytools0-dev; no pkg-config file on Debian): a module map that

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevServeCore
+import DevServeHTTP
 import DevServeSystem
 import DevServeTLS
 

@@ -1,3 +1,5 @@
+import DevServeHTTP
+
 /// The HTML page for a folder without an index: entries sorted folders first, then by name
 /// (case-insensitively), every name escaped for HTML and percent-encoded for its link.
 public enum DirectoryListing {

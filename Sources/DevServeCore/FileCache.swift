@@ -1,3 +1,4 @@
+import DevServeHTTP
 import NIOCore
 import Synchronization
 

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import DevServeSystem
 import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import DevServeSystem
 
 /// A strict HTTP/1.1 request-head parser over raw bytes (RFC 9112), for the one shape of request

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import NIOCore
 
 /// Formats what the request log prints, with control characters escaped so a crafted path

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import Synchronization
 
 #if canImport(Glibc)

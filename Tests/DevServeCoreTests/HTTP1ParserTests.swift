@@ -1,6 +1,7 @@
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeHTTP
 
 /// The HTTP/1.1 request-head parser as tables: heads it must accept (and exactly what it must
 /// read from them), heads it must refuse (and with which status), the same heads fed in every

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeHTTP
 
 @Suite struct HTTPDateTests {
     @Test func formatsAndParsesIMFFixdate() {

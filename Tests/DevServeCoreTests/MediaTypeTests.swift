@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeHTTP
 
 @Suite struct MediaTypeTests {
     @Test(arguments: [

@@ -5,6 +5,7 @@ import NIOHTTP1
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeHTTP
 
 #if canImport(Glibc)
     import Glibc

@@ -3,7 +3,7 @@
 #
 #   bash Tests/Fuzz/run.sh SECONDS        (make fuzz FUZZ_SECONDS=SECONDS)
 #
-# Builds .build-fuzz/path-fuzz from Sources/DevServeCore/RequestTarget.swift and
+# Builds .build-fuzz/path-fuzz from Sources/DevServeHTTP/RequestTarget.swift and
 # Tests/Fuzz/PathFuzz.swift with -sanitize=fuzzer,address, runs it on a copy of Tests/Fuzz/seeds,
 # prints how many inputs it ran and whether it found a violation. Exit status: 0 when nothing was
 # found, 1 when an input broke the property (kept in fuzz-artifacts/), 2 when it could not run.
@@ -41,7 +41,7 @@ binary=.build-fuzz/path-fuzz
 compile_log=.build-fuzz/compile.log
 echo "Building $binary (swiftc -sanitize=fuzzer,address -O)"
 if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library -O \
-    Sources/DevServeCore/RequestTarget.swift Tests/Fuzz/PathFuzz.swift -o "$binary" >"$compile_log" 2>&1; then
+    Sources/DevServeHTTP/RequestTarget.swift Tests/Fuzz/PathFuzz.swift -o "$binary" >"$compile_log" 2>&1; then
     cat "$compile_log" >&2
     echo "Building the fuzz target failed: see the messages above." >&2
     exit 2

@@ -27,7 +27,7 @@ public struct Response {
     /// The response as it goes on the wire for `request`, decided here for both connections: a
     /// HEAD answer keeps every header (Content-Length included) and sends no body, and the
     /// descriptor of a file body closes as its slice goes.
-    func sent(for request: HTTPRequest) -> Response {
+    package func sent(for request: HTTPRequest) -> Response {
         guard request.method == .head else { return self }
         var head = self
         head.body = .empty
@@ -58,7 +58,7 @@ public final class FileSlice {
     public let offset: Int
     public let length: Int
 
-    init(descriptor: CInt, offset: Int, length: Int) {
+    package init(descriptor: CInt, offset: Int, length: Int) {
         self.descriptor = descriptor
         self.offset = offset
         self.length = length
@@ -72,7 +72,7 @@ public final class FileSlice {
     }
 
     deinit {
-        if descriptor >= 0 { POSIX.close(descriptor) }
+        if descriptor >= 0 { _ = close(descriptor) }
     }
 }
 
@@ -82,11 +82,11 @@ extension FileSlice: Sendable {}
 /// A header block shared by many responses, with its HTTP/1.1 wire form made once.
 public final class HeaderBlock: Sendable {
     /// `Name: value\r\n` for every field.
-    let http1: ByteBuffer
+    package let http1: ByteBuffer
     /// The fields with lower-cased names, as HTTP/2 sends them.
-    let http2: [(name: String, value: String)]
+    package let http2: [(name: String, value: String)]
 
-    init(_ fields: HTTPHeaders) {
+    package init(_ fields: HTTPHeaders) {
         self.http2 = fields.map { (name: $0.name.lowercased(), value: $0.value) }
         var buffer = ByteBuffer()
         for (name, value) in fields {

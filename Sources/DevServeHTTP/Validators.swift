@@ -55,7 +55,7 @@ public struct Validators: Equatable, Sendable {
     }
 
     /// Whether a comma-separated entity-tag list (or `*`) matches `tag`.
-    static func list(_ header: String, contains tag: String, weak: Bool) -> Bool {
+    package static func list(_ header: String, contains tag: String, weak: Bool) -> Bool {
         let trimmed = header.trimmingSpaces()
         if trimmed == "*" { return true }
         for item in trimmed.split(separator: ",") {

@@ -6,7 +6,7 @@ public struct HTTPRequest: Sendable {
         case get, head, options
         case other(String)
 
-        init(_ name: some StringProtocol) {
+        package init(_ name: some StringProtocol) {
             switch name {
             case "GET": self = .get
             case "HEAD": self = .head
@@ -67,12 +67,12 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Records one header field if devserve acts on it. `name` must be lowercased.
-    mutating func record(lowercasedName name: String, value: String) {
+    package mutating func record(lowercasedName name: String, value: String) {
         if let field = Field(lowercasedName: name) { record(field, value: value) }
     }
 
     /// Records `value` for `field`.
-    mutating func record(_ field: Field, value: String) {
+    package mutating func record(_ field: Field, value: String) {
         switch field {
         case .host: hosts.append(value)
         case .origin: origin = value
