@@ -32,12 +32,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Live reload: the change hub (the change log and the waiting polls), the poll protocol,
+        // the script tag and its injection, and the browser client.
+        .target(
+            name: "DevServeLiveReload",
+            dependencies: [
+                "DevServeSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            // The browser client, kept as a real .js file and compiled into the binary.
+            resources: [.embedInCode("Resources/client.js")],
+            swiftSettings: strict
+        ),
         // HTTP pipeline, path resolver, file responder, policies. No C modules.
         .target(
             name: "DevServeCore",
             dependencies: [
                 "DevServeSystem",
                 "DevServeHTTP",
+                "DevServeLiveReload",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -46,8 +59,6 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // The browser client, kept as a real .js file and compiled into the binary.
-            resources: [.embedInCode("Resources/client.js")],
             swiftSettings: strict
         ),
         // The command line: flags, validation, start-up block. A library so tests can build it.
@@ -56,6 +67,7 @@ let package = Package(
             dependencies: [
                 "DevServeSystem",
                 "DevServeHTTP",
+                "DevServeLiveReload",
                 "DevServeCore",
                 "DevServeTLS",
                 "DevServeWatcher",
@@ -80,6 +92,7 @@ let package = Package(
             dependencies: [
                 "DevServeCore",
                 "DevServeHTTP",
+                "DevServeLiveReload",
                 "DevServeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevServeCLITests",
-            dependencies: ["DevServeCLI", "DevServeHTTP", "devserve", "DevServeTestSupport"],
+            dependencies: ["DevServeCLI", "DevServeHTTP", "DevServeLiveReload", "devserve", "DevServeTestSupport"],
             swiftSettings: strict
         ),
         // libinotifytools (libinotifytools0-dev; no pkg-config file on Debian): a module map that

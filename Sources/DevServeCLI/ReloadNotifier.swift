@@ -1,4 +1,5 @@
 import DevServeCore
+import DevServeLiveReload
 import DevServeWatcher
 import Logging
 

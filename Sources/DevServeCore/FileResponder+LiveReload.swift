@@ -1,4 +1,5 @@
 import DevServeHTTP
+import DevServeLiveReload
 import NIOCore
 import NIOHTTP1
 
@@ -118,18 +119,4 @@ extension FileResponder {
         headers.add(name: "Cache-Control", value: "no-store")
         return Response(status: .ok, headers: headers, body: .bytes(body))
     }
-}
-
-/// The browser client, embedded in the binary from `Resources/client.js`.
-enum ClientScript {
-    static let bytes = ByteBuffer(bytes: PackageResources.client_js)
-    /// A short hash of the script, so pages' ETags change when it does.
-    static let version: String = {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in PackageResources.client_js {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        return String(hash & 0xFFFF_FFFF, radix: 36)
-    }()
-    static let etag = "\"client-\(version)\""
 }

@@ -1,3 +1,4 @@
+import DevServeLiveReload
 import NIOCore
 
 /// Everything the server needs to run, built by the command line (or a test) and then frozen.

@@ -5,6 +5,7 @@ import NIOPosix
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeLiveReload
 
 @Suite struct ChangeHubTests {
     let css = ChangeHub.Change(path: "/css/site.css", kind: "modified")

@@ -6,6 +6,7 @@ import NIOHTTP2
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeLiveReload
 
 /// HTTP2Connection on an EmbeddedChannel, frames in and frames out (NIO's HTTP/2 framing and the
 /// TLS below it are tested elsewhere; curl and Chromium drive the whole stack in the CLI and

@@ -3,6 +3,7 @@ import Testing
 
 @testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeLiveReload
 
 /// README.md "What it serves", checked on the wire: a real server on a free loopback port and a
 /// raw HTTP/1.1 client, asserting status lines, headers and exact bytes.

@@ -5,6 +5,7 @@ import NIOPosix
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeLiveReload
 
 @Suite struct LiveReloadTests {
     let tag = LiveReload.scriptTag(boot: "b", version: 7)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeLiveReload
 
 /// No private key leaves the server, wherever it lies under the root and whatever it is called:
 /// devserve's own leaf files in any `certs/`, and every file holding a PEM private key block.

@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 
 @testable import DevServeCore
+@testable import DevServeLiveReload
 
 #if canImport(Glibc)
     import Glibc

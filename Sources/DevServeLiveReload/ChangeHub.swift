@@ -1,4 +1,3 @@
-import DevServeHTTP
 import NIOCore
 import Synchronization
 

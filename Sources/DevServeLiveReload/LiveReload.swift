@@ -3,19 +3,19 @@ import NIOCore
 
 /// The pieces of live reload that are plain data: the poll's query, its JSON answers, and the
 /// script tag injected into HTML pages.
-enum LiveReload {
-    static let pollPath = "/__devserve/poll"
-    static let clientPath = "/__devserve/client.js"
+package enum LiveReload {
+    package static let pollPath = "/__devserve/poll"
+    package static let clientPath = "/__devserve/client.js"
     /// HTML larger than this is served untouched.
-    static let maximumInjectedBytes = 16 * 1024 * 1024
+    package static let maximumInjectedBytes = 16 * 1024 * 1024
 
     /// `boot` and `since` of `/__devserve/poll?boot=B&since=V`.
-    struct PollQuery: Equatable {
-        var boot: String?
-        var since: Int?
+    package struct PollQuery: Equatable {
+        package var boot: String?
+        package var since: Int?
 
         /// Nil when `since` is present but not a whole number.
-        init?(_ query: Substring?) {
+        package init?(_ query: Substring?) {
             for pair in (query ?? "").split(separator: "&") {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let value = parts.count > 1 ? String(parts[1]) : ""
@@ -31,7 +31,7 @@ enum LiveReload {
     }
 
     /// `{"boot":"B","version":V}` plus, as given, `"restarted":true` or the changes.
-    static func json(
+    package static func json(
         boot: String, version: Int, restarted: Bool = false, changes: [ChangeHub.Change]? = nil, full: Bool = false
     )
         -> String
@@ -47,7 +47,7 @@ enum LiveReload {
     }
 
     /// A JSON string literal.
-    static func quote(_ text: String) -> String {
+    package static func quote(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -65,13 +65,13 @@ enum LiveReload {
         return result + "\""
     }
 
-    static func scriptTag(boot: String, version: Int) -> String {
+    package static func scriptTag(boot: String, version: Int) -> String {
         "<script src=\"\(clientPath)\" data-boot=\"\(boot)\" data-version=\"\(version)\" defer></script>"
     }
 
     /// `html` with `tag` before the first `</head>`, else before the first `</body>`, else at the
     /// end (tags matched case-insensitively).
-    static func inject(_ tag: String, into html: ByteBuffer) -> ByteBuffer {
+    package static func inject(_ tag: String, into html: ByteBuffer) -> ByteBuffer {
         let offset = html.withUnsafeReadableBytes { bytes in
             find("</head", in: bytes) ?? find("</body", in: bytes) ?? bytes.count
         }
@@ -87,7 +87,7 @@ enum LiveReload {
 
     /// The offset of `needle` (lowercase ASCII) in `bytes`, compared case-insensitively, where it
     /// is followed by `>` or whitespace.
-    static func find(_ needle: String, in bytes: UnsafeRawBufferPointer) -> Int? {
+    package static func find(_ needle: String, in bytes: UnsafeRawBufferPointer) -> Int? {
         let pattern = Array(needle.utf8)
         guard bytes.count >= pattern.count else { return nil }
         var index = 0
