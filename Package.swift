@@ -44,13 +44,28 @@ let package = Package(
             resources: [.embedInCode("Resources/client.js")],
             swiftSettings: strict
         ),
-        // HTTP pipeline, path resolver, file responder, policies. No C modules.
+        // The site: the request policy (Host, Origin, Sec-Fetch, CORS), path resolution, files,
+        // the small-file cache, listings, protected files and private keys, and the
+        // /__devserve/* endpoints: FileResponder, a Responder. No sockets.
         .target(
-            name: "DevServeCore",
+            name: "DevServeSite",
             dependencies: [
                 "DevServeSystem",
                 "DevServeHTTP",
                 "DevServeLiveReload",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The server: listeners, the connection cap, TLS sniffing, the HTTP/1.1 parser and
+        // connection, the HTTP/2 connection, file streaming and the wire encoders. It knows a
+        // Responder, never the site or live reload.
+        .target(
+            name: "DevServeServer",
+            dependencies: [
+                "DevServeSystem",
+                "DevServeHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,7 +83,8 @@ let package = Package(
                 "DevServeSystem",
                 "DevServeHTTP",
                 "DevServeLiveReload",
-                "DevServeCore",
+                "DevServeSite",
+                "DevServeServer",
                 "DevServeTLS",
                 "DevServeWatcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,7 +106,8 @@ let package = Package(
         .testTarget(
             name: "DevServeCoreTests",
             dependencies: [
-                "DevServeCore",
+                "DevServeSite",
+                "DevServeServer",
                 "DevServeHTTP",
                 "DevServeLiveReload",
                 "DevServeTestSupport",

@@ -1,6 +1,7 @@
 import ArgumentParser
-import DevServeCore
 import DevServeHTTP
+import DevServeServer
+import DevServeSite
 import DevServeSystem
 import DevServeTLS
 

@@ -1,5 +1,6 @@
-import DevServeCore
 import DevServeLiveReload
+import DevServeServer
+import DevServeSite
 import DevServeSystem
 import DevServeTLS
 import NIOCore
@@ -12,6 +13,8 @@ import NIOCore
 /// the addresses, the port rule and the server configuration. Tests build it too.
 public struct LaunchPlan: Sendable {
     public var configuration: ServerConfiguration
+    /// HTTPS (HTTP/2 and HTTP/1.1) when set; plain HTTP otherwise.
+    public var tls: TLSSetup?
     public var listenHosts: [String]
     public var port: Server.PortChoice
     /// Listening on the default loopback pair (so a missing ::1 may be skipped).

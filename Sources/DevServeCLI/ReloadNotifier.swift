@@ -1,5 +1,6 @@
-import DevServeCore
 import DevServeLiveReload
+import DevServeServer
+import DevServeSite
 import DevServeWatcher
 import Logging
 

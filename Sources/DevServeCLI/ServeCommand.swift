@@ -1,5 +1,6 @@
 import ArgumentParser
-import DevServeCore
+import DevServeServer
+import DevServeSite
 import DevServeSystem
 import DevServeWatcher
 import Dispatch
@@ -112,7 +113,7 @@ public struct ServeCommand: AsyncParsableCommand {
         do {
             firstTry = .success(
                 try await Server.start(
-                    configuration: plan.configuration, hosts: plan.listenHosts, port: plan.port, logger: logger))
+                    site: plan.configuration, tls: plan.tls, hosts: plan.listenHosts, port: plan.port, logger: logger))
         } catch {
             firstTry = .failure(error)
         }
@@ -120,7 +121,7 @@ public struct ServeCommand: AsyncParsableCommand {
         else { return try firstTry.get() }
         logger.warning("IPv6 loopback (::1) is unavailable; listening on 127.0.0.1 only.")
         return try await Server.start(
-            configuration: plan.configuration, hosts: ["127.0.0.1"], port: plan.port, logger: logger)
+            site: plan.configuration, tls: plan.tls, hosts: ["127.0.0.1"], port: plan.port, logger: logger)
     }
 
     public mutating func validate() throws {
@@ -185,7 +186,7 @@ public struct ServeCommand: AsyncParsableCommand {
             for warning in launch.warnings { logger.warning("\(warning)") }
             let context = launch.context
             let ownCertificate = cert != nil
-            plan.configuration.tls = TLSSetup(
+            plan.tls = TLSSetup(
                 makeHandler: { try context.makeHandler() },
                 explainFailure: { TLSLaunch.explain($0, ownCertificate: ownCertificate) })
             // Again now that the CA and the leaf exist, so their real paths are known.
@@ -229,5 +230,19 @@ public struct ServeCommand: AsyncParsableCommand {
         hub?.close()
         watcher?.stop()
         await server.shutdown()
+    }
+}
+
+extension Server {
+    /// Serves the site `configuration` describes: its `FileResponder`, with the connection
+    /// limits and request logging it sets, over TLS when `tls` is given.
+    static func start(
+        site configuration: ServerConfiguration, tls: TLSSetup?, hosts: [String], port: PortChoice, logger: Logger
+    ) async throws(ServerError) -> Server {
+        try await start(
+            responder: FileResponder(configuration: configuration),
+            settings: ConnectionSettings(
+                limits: configuration.limits.connection, logRequests: configuration.logRequests),
+            tls: tls, hosts: hosts, port: port, logger: logger)
     }
 }

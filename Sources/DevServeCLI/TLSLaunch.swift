@@ -1,4 +1,5 @@
-import DevServeCore
+import DevServeServer
+import DevServeSite
 import DevServeSystem
 import DevServeTLS
 import Logging

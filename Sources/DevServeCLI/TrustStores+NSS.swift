@@ -1,4 +1,5 @@
-import DevServeCore
+import DevServeServer
+import DevServeSite
 
 /// NSS databases (Chromium's ~/.pki/nssdb, Firefox profiles), changed with certutil from libnss3-tools.
 extension TrustStores {

@@ -37,3 +37,20 @@ public struct LaterAnswer {
     /// The client went away: the answer is given up and `response` fails.
     public func cancel() { onCancel() }
 }
+
+/// The limits of one HTTP connection, whatever answers its requests.
+public struct ConnectionLimits: Sendable {
+    /// Largest request head accepted; larger gets 431.
+    public var maximumHeadBytes = 16 * 1024
+    /// Time a client has to send a whole request head once it starts (or after connecting).
+    public var headTimeout: TimeAmount = .seconds(10)
+    /// Time an idle keep-alive connection is kept.
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// A connection whose answers make no progress for this long (the client stopped reading)
+    /// is closed; a client that reads, however slowly, is not.
+    public var writeStallTimeout: TimeAmount = .seconds(60)
+    /// Open connections at most; past it the server stops accepting until one closes.
+    public var maximumConnections = 4096
+
+    public init() {}
+}

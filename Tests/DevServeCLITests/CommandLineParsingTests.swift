@@ -1,5 +1,6 @@
 import ArgumentParser
-import DevServeCore
+import DevServeServer
+import DevServeSite
 import Foundation
 import Testing
 

@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc

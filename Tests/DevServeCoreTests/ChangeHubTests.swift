@@ -4,8 +4,9 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct ChangeHubTests {
     let css = ChangeHub.Change(path: "/css/site.css", kind: "modified")

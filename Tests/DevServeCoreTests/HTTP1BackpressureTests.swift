@@ -3,7 +3,8 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// HTTP1Connection on an EmbeddedChannel whose writability the test controls: a client that does
 /// not read its answers stops being answered and stops being read, and both resume once it reads.

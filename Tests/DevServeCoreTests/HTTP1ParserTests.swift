@@ -1,7 +1,8 @@
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// The HTTP/1.1 request-head parser as tables: heads it must accept (and exactly what it must
 /// read from them), heads it must refuse (and with which status), the same heads fed in every

@@ -5,8 +5,9 @@ import NIOHPACK
 import NIOHTTP2
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// HTTP2Connection on an EmbeddedChannel, frames in and frames out (NIO's HTTP/2 framing and the
 /// TLS below it are tested elsewhere; curl and Chromium drive the whole stack in the CLI and

@@ -4,7 +4,8 @@ import NIOEmbedded
 import NIOHTTP2
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// NIO's HTTP/2 handler and HTTP2Connection installed as a TLS connection installs them, fed raw
 /// bytes as a client sends them: how connection errors and stream errors end.

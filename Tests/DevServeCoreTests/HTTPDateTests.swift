@@ -1,7 +1,8 @@
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct HTTPDateTests {
     @Test func formatsAndParsesIMFFixdate() {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// README.md "What it serves", checked on the wire: a real server on a free loopback port and a
 /// raw HTTP/1.1 client, asserting status lines, headers and exact bytes.

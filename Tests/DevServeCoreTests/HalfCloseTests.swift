@@ -2,7 +2,8 @@ import DevServeTestSupport
 import Foundation
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc
@@ -65,7 +66,7 @@ import Testing
         let tree = try Self.tree()
         let logs = LogRecorder()
         try await TestServer.with(
-            root: tree.path, logger: logs.logger, configure: { if tls { $0.tls = PlaintextTLSStandIn.setup } }
+            root: tree.path, logger: logs.logger, tls: tls ? PlaintextTLSStandIn.setup : nil
         ) { server in
             let received = try await offPool {
                 try Self.halfClosedExchange(port: server.port, (tls ? "\u{16}" : "") + Self.get("/big.bin"))

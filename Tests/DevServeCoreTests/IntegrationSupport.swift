@@ -3,7 +3,8 @@ import Foundation
 import NIOCore
 import NIOTLS
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc

@@ -4,8 +4,9 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct LiveReloadTests {
     let tag = LiveReload.scriptTag(boot: "b", version: 7)

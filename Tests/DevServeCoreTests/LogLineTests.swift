@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct LogLineTests {
     @Test func formatsARequest() {

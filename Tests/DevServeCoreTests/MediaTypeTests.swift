@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct MediaTypeTests {
     @Test(arguments: [

@@ -4,8 +4,9 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// No private key leaves the server, wherever it lies under the root and whatever it is called:
 /// devserve's own leaf files in any `certs/`, and every file holding a PEM private key block.

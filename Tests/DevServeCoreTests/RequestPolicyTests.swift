@@ -1,6 +1,7 @@
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct RequestPolicyTests {
     let policy = RequestPolicy(allowedHosts: ["myapp.test", "*.dev.test"], machineNames: ["workstation"])

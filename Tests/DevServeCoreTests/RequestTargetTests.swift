@@ -1,7 +1,8 @@
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// The path resolver as tables: every row is a raw request target and exactly what it must
 /// become (segments, trailing slash, query) or exactly why it is refused. The traversal forms

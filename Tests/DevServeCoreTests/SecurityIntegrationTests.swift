@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// README.md "Security defaults", checked over real sockets: who may ask (Host, Origin,
 /// Sec-Fetch), which targets are refused, what never leaves the root, and the limits that keep a

@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc
@@ -23,12 +24,11 @@ import Testing
             let configuration = ServerConfiguration(root: try TestServer.realPath(tree.path), logRequests: false)
             // The next port: held by a second server, or already busy for another reason.
             let second = try? await Server.start(
-                configuration: configuration, hosts: ["127.0.0.1"], port: .exact(first.port + 1),
-                logger: Logger(label: "test"), threads: 1)
+                site: configuration, hosts: ["127.0.0.1"], port: .exact(first.port + 1), logger: Logger(label: "test"))
             do throws(ServerError) {
                 let third = try await Server.start(
-                    configuration: configuration, hosts: ["127.0.0.1"], port: .preferred(first.port, attempts: 2),
-                    logger: Logger(label: "test"), threads: 1)
+                    site: configuration, hosts: ["127.0.0.1"], port: .preferred(first.port, attempts: 2),
+                    logger: Logger(label: "test"))
                 await third.shutdown()
                 Issue.record("a busy range was bound")
             } catch {

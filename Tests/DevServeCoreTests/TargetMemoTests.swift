@@ -1,6 +1,7 @@
 import Testing
 
-@testable import DevServeCore
+@testable import DevServeServer
+@testable import DevServeSite
 
 /// The remembered-target memo is bounded in bytes: many distinct long targets
 /// (`/app.js?<unique>`) must not pin memory.

@@ -1,4 +1,5 @@
-import DevServeCore
+import DevServeServer
+import DevServeSite
 import DevServeTestSupport
 import Foundation
 import Logging
@@ -58,15 +59,14 @@ struct TestServer {
 
     /// With `logger`, requests are logged to it (`logRequests`); without, not at all.
     static func start(
-        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil,
+        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil, tls: TLSSetup? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let realRoot = try realPath(root)
         var configuration = ServerConfiguration(root: realRoot, logRequests: logger != nil)
         configure(&configuration)
         let server = try await Server.start(
-            configuration: configuration, hosts: hosts, port: .any, logger: logger ?? Logger(label: "test"),
-            threads: 1)
+            site: configuration, tls: tls, hosts: hosts, port: .any, logger: logger ?? Logger(label: "test"))
         return TestServer(server: server)
     }
 
@@ -76,10 +76,10 @@ struct TestServer {
 
     /// Runs `body` against a fresh server and always stops it afterwards.
     static func with<T>(
-        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil,
+        root: String, hosts: [String] = ["127.0.0.1"], logger: Logger? = nil, tls: TLSSetup? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(root: root, hosts: hosts, logger: logger, configure: configure)
+        let server = try await start(root: root, hosts: hosts, logger: logger, tls: tls, configure: configure)
         do {
             let result = try await body(server)
             await server.stop()
@@ -251,3 +251,23 @@ final class RawClient {
 }
 
 /// A connected TCP socket to `host` (an IPv4 or IPv6 literal) and `port`, blocking.
+
+// What the command line assembles (ServeCommand.swift), assembled the same way for the tests.
+extension ConnectionSettings {
+    /// The connection limits and logging `configuration` sets.
+    init(_ configuration: ServerConfiguration) {
+        self.init(limits: configuration.limits.connection, logRequests: configuration.logRequests)
+    }
+}
+
+extension Server {
+    /// Serves the site `configuration` describes, on one event loop.
+    static func start(
+        site configuration: ServerConfiguration, tls: TLSSetup? = nil, hosts: [String], port: PortChoice,
+        logger: Logger
+    ) async throws(ServerError) -> Server {
+        try await start(
+            responder: FileResponder(configuration: configuration), settings: ConnectionSettings(configuration),
+            tls: tls, hosts: hosts, port: port, logger: logger, threads: 1)
+    }
+}

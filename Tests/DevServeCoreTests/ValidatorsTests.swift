@@ -1,7 +1,8 @@
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeHTTP
+@testable import DevServeServer
+@testable import DevServeSite
 
 @Suite struct ValidatorsTests {
     let validators = Validators(etag: "\"abc\"", lastModified: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT

@@ -3,8 +3,9 @@ import Foundation
 import NIOCore
 import Testing
 
-@testable import DevServeCore
 @testable import DevServeLiveReload
+@testable import DevServeServer
+@testable import DevServeSite
 
 #if canImport(Glibc)
     import Glibc
@@ -53,10 +54,8 @@ import Testing
         let tree = try Self.tree()
         try await TestServer.with(
             root: tree.path,
-            configure: {
-                $0.limits.writeStallTimeout = .milliseconds(500)
-                if tls { $0.tls = PlaintextTLSStandIn.setup }
-            }
+            tls: tls ? PlaintextTLSStandIn.setup : nil,
+            configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
         ) { server in
             try await offPool {
                 let descriptor = try connectTCP(
@@ -78,10 +77,8 @@ import Testing
         let tree = try Self.tree()
         try await TestServer.with(
             root: tree.path,
-            configure: {
-                $0.limits.writeStallTimeout = .milliseconds(500)
-                if tls { $0.tls = PlaintextTLSStandIn.setup }
-            }
+            tls: tls ? PlaintextTLSStandIn.setup : nil,
+            configure: { $0.limits.writeStallTimeout = .milliseconds(500) }
         ) { server in
             try await offPool {
                 let descriptor = try connectTCP(

@@ -1,4 +1,4 @@
-// A libFuzzer target for the path resolver, compiled alone with Sources/DevServeCore/RequestTarget.swift
+// A libFuzzer target for the path resolver, compiled alone with Sources/DevServeHTTP/RequestTarget.swift
 // (see run.sh). For every input, `RequestTarget.parse(utf8:)` either refuses it, or returns a path
 // that is safe to join under a root:
 //

@@ -1,3 +1,4 @@
+import DevServeHTTP
 import DevServeLiveReload
 import NIOCore
 
@@ -23,8 +24,6 @@ public struct ServerConfiguration: Sendable {
     /// knows what the browsers have and drops a save that leaves it as it was. Called on the
     /// event loop, once per version read (a cached file is told once, when it is read): hand it on.
     public var onFileRead: (@Sendable (FileRead) -> Void)?
-    /// HTTPS (HTTP/2 and HTTP/1.1) when set; plain HTTP otherwise.
-    public var tls: TLSSetup?
     public var limits: Limits
 
     /// A file version read to answer a request: its real path, what fstat(2) said of it, and its
@@ -58,13 +57,24 @@ public struct ServerConfiguration: Sendable {
         /// Memory the small-file cache may use in all.
         public var cacheBudgetBytes = 32 * 1024 * 1024
         public init() {}
+
+        /// The limits the connections keep (the rest are the site's).
+        public var connection: ConnectionLimits {
+            var limits = ConnectionLimits()
+            limits.maximumHeadBytes = maximumHeadBytes
+            limits.headTimeout = headTimeout
+            limits.idleTimeout = idleTimeout
+            limits.writeStallTimeout = writeStallTimeout
+            limits.maximumConnections = maximumConnections
+            return limits
+        }
     }
 
     public init(
         root: String, spa: Bool = false,
         extraHeaders: [(name: String, value: String)] = [], policy: RequestPolicy = RequestPolicy(),
         protectedPaths: Set<String> = [], logRequests: Bool = false, changeHub: ChangeHub? = nil,
-        limits: Limits = Limits(), tls: TLSSetup? = nil
+        limits: Limits = Limits()
     ) {
         self.root = root
         self.spa = spa
@@ -74,6 +84,5 @@ public struct ServerConfiguration: Sendable {
         self.logRequests = logRequests
         self.changeHub = changeHub
         self.limits = limits
-        self.tls = tls
     }
 }

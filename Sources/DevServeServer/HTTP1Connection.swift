@@ -46,7 +46,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private let logRequests: Bool
     private let transport: Transport
     private let scheme: String
-    private let limits: ServerConfiguration.Limits
+    private let limits: ConnectionLimits
 
     private enum State {
         case open
@@ -460,9 +460,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The file is now shorter than the offset its response must reach.
     private static func wasCutShort(_ file: (handle: NIOFileHandle, end: Int)) -> Bool {
-        let status = try? file.handle.withUnsafeFileDescriptor { POSIX.fstat($0) }
-        guard case .success(let current) = status else { return false }
-        return current.size < file.end
+        var info = stat()
+        let status = try? file.handle.withUnsafeFileDescriptor { fstat($0, &info) }
+        guard status == 0 else { return false }
+        return Int(info.st_size) < file.end
     }
 
     private func setCork(_ context: ChannelHandlerContext, _ on: Bool) {

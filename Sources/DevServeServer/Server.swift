@@ -21,7 +21,6 @@ public final class Server: Sendable {
         case any
     }
 
-    public let configuration: ServerConfiguration
     /// The addresses actually bound (with the real port).
     public let boundAddresses: [SocketAddress]
     public var port: Int { boundAddresses.first?.port ?? 0 }
@@ -30,26 +29,24 @@ public final class Server: Sendable {
     private let stopped = Mutex(false)
 
     private init(
-        configuration: ServerConfiguration, boundAddresses: [SocketAddress], channels: [any Channel],
-        group: MultiThreadedEventLoopGroup
+        boundAddresses: [SocketAddress], channels: [any Channel], group: MultiThreadedEventLoopGroup
     ) {
-        self.configuration = configuration
         self.boundAddresses = boundAddresses
         self.channels = channels
         self.group = group
     }
 
-    /// Binds every host of `hosts` on one port chosen by `port` and starts serving.
+    /// Binds every host of `hosts` on one port chosen by `port` and starts serving: each
+    /// connection answered by `responder`, with `settings`, over TLS when `tls` is given.
     ///
     /// `hosts` are IP literals (`127.0.0.1`, `::1`, `0.0.0.0`, `::`).
     public static func start(
-        configuration: ServerConfiguration, hosts: [String], port: PortChoice, logger: Logger,
+        responder: any Responder, settings: ConnectionSettings, tls: TLSSetup?, hosts: [String], port: PortChoice,
+        logger: Logger,
         threads: Int = System.coreCount
     ) async throws(ServerError) -> Server {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let responder = FileResponder(configuration: configuration)
-        let settings = ConnectionSettings(configuration)
-        let counter = ConnectionLimiter.Counter(maximum: configuration.limits.maximumConnections)
+        let counter = ConnectionLimiter.Counter(maximum: settings.limits.maximumConnections)
         let candidates: [Int]
         switch port {
         case .exact(let value): candidates = [value]
@@ -60,10 +57,10 @@ public final class Server: Sendable {
         for candidate in candidates {
             do {
                 let channels = try await bindAll(
-                    hosts: hosts, port: candidate, group: group, configuration: configuration,
+                    hosts: hosts, port: candidate, group: group, tls: tls,
                     responder: responder, settings: settings, counter: counter, logger: logger)
                 let addresses = channels.compactMap(\.localAddress)
-                return Server(configuration: configuration, boundAddresses: addresses, channels: channels, group: group)
+                return Server(boundAddresses: addresses, channels: channels, group: group)
             } catch {
                 lastError = error
                 if case .portInUse = error, candidates.count > 1 { continue }
@@ -79,7 +76,7 @@ public final class Server: Sendable {
 
     /// Binds all hosts on `port` (0: the first picks, the rest follow it); all or nothing.
     private static func bindAll(
-        hosts: [String], port: Int, group: MultiThreadedEventLoopGroup, configuration: ServerConfiguration,
+        hosts: [String], port: Int, group: MultiThreadedEventLoopGroup, tls: TLSSetup?,
         responder: any Responder, settings: ConnectionSettings, counter: ConnectionLimiter.Counter, logger: Logger
     ) async throws(ServerError) -> [any Channel] {
         var bound: [any Channel] = []
@@ -88,7 +85,7 @@ public final class Server: Sendable {
             do {
                 let address = try SocketAddress(ipAddress: host, port: port)
                 let channel = try await bootstrap(
-                    group: group, address: address, configuration: configuration, responder: responder,
+                    group: group, address: address, tls: tls, responder: responder,
                     settings: settings,
                     counter: counter, logger: logger
                 ).bind(to: address).get()
@@ -103,7 +100,7 @@ public final class Server: Sendable {
     }
 
     private static func bootstrap(
-        group: MultiThreadedEventLoopGroup, address: SocketAddress, configuration: ServerConfiguration,
+        group: MultiThreadedEventLoopGroup, address: SocketAddress, tls: TLSSetup?,
         responder: any Responder, settings: ConnectionSettings, counter: ConnectionLimiter.Counter, logger: Logger
     ) -> ServerBootstrap {
         var bootstrap = ServerBootstrap(group: group)
@@ -118,7 +115,7 @@ public final class Server: Sendable {
             }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls = configuration.tls {
+                    if let tls {
                         try channel.pipeline.syncOperations.addHandler(
                             SecureConnectionSniffer(responder: responder, settings: settings, logger: logger, tls: tls))
                     } else {

@@ -1,4 +1,9 @@
+import DevServeSystem
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Sends a file's bytes where sendfile cannot be used (TLS, HTTP/2): one chunk is read with
 /// pread and written, and the next is read only once that write is done, so a download holds one
@@ -36,7 +41,7 @@ final class FileStream {
     }
 
     deinit {
-        if descriptor >= 0 { POSIX.close(descriptor) }
+        if descriptor >= 0 { _ = close(descriptor) }
     }
 
     func start() {
@@ -47,12 +52,21 @@ final class FileStream {
         guard remaining > 0 else { return finish(true) }
         let count = min(Self.chunkSize, remaining)
         var chunk = allocator.buffer(capacity: count)
-        guard case .success(let got) = POSIX.read(descriptor, offset: offset, count: count, into: &chunk), got > 0
-        else {
+        let descriptor = descriptor
+        let offset = offset
+        let read = systemCall("pread") { () -> Int in
+            var result = 0
+            _ = chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { buffer in
+                result = pread(descriptor, buffer.baseAddress, count, off_t(offset))
+                return max(0, result)  // what was written into the buffer; errno stays for systemCall
+            }
+            return result
+        }
+        guard case .success(let got) = read, got > 0 else {
             // The file shrank or failed under us: the promised length cannot be met.
             return finish(false)
         }
-        offset += got
+        self.offset += got
         remaining -= got
         write(chunk).assumeIsolated().whenComplete { [self] result in
             guard case .success = result else { return finish(false) }
@@ -65,7 +79,7 @@ final class FileStream {
 
     private func finish(_ complete: Bool) {
         guard descriptor >= 0 else { return }
-        POSIX.close(descriptor)
+        _ = close(descriptor)
         descriptor = -1
         finished(complete, sent)
     }
