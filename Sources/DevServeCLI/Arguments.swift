@@ -112,11 +112,12 @@ struct PublicSuffixList: Sendable {
         PublicSuffixList(text: String(decoding: $0, as: UTF8.self))
     }
 
-    /// From the list's text: one rule a line, `//` comments, rules end at whitespace.
+    /// From the list's text: one rule a line, `//` comments, rules end at whitespace. Rules in
+    /// Unicode (`公司.cn`) are kept as browsers send such names, in punycode (`xn--55qx5d.cn`).
     init(text: String) {
         for line in text.split(whereSeparator: \.isNewline) {
             guard let rule = line.split(whereSeparator: \.isWhitespace).first, !rule.hasPrefix("//") else { continue }
-            let lowered = rule.lowercased()
+            guard let lowered = Punycode.asciiName(rule.lowercased()) else { continue }
             if lowered.hasPrefix("!") {
                 exceptions.insert(String(lowered.dropFirst()))
             } else if lowered.hasPrefix("*.") {
@@ -133,5 +134,83 @@ struct PublicSuffixList: Sendable {
         if names.contains(name) { return true }
         guard let dot = name.firstIndex(of: ".") else { return false }
         return wildcards.contains(String(name[name.index(after: dot)...]))
+    }
+}
+
+/// RFC 3492's Punycode, for the labels of a name written in Unicode: `bücher` → `xn--bcher-kva`.
+/// The list's Unicode rules are already in the form IDNA maps names to (lower case, NFC).
+enum Punycode {
+    /// `name` with each non-ASCII label in its ACE form; nil when a label cannot be encoded.
+    static func asciiName(_ name: String) -> String? {
+        var labels: [String] = []
+        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+            if label.unicodeScalars.allSatisfy(\.isASCII) {
+                labels.append(String(label))
+            } else {
+                guard let encoded = encode(Array(label.unicodeScalars.map(\.value))) else { return nil }
+                labels.append("xn--" + encoded)
+            }
+        }
+        return labels.joined(separator: ".")
+    }
+
+    private static let base: UInt32 = 36
+    private static let tMin: UInt32 = 1
+    private static let tMax: UInt32 = 26
+
+    /// The Punycode of one label's code points (without the `xn--` prefix).
+    static func encode(_ input: [UInt32]) -> String? {
+        var output = input.filter { $0 < 0x80 }.map { Character(Unicode.Scalar(UInt8($0))) }
+        let basicCount = UInt32(output.count)
+        if basicCount > 0 { output.append("-") }
+        var n: UInt32 = 0x80
+        var delta: UInt32 = 0
+        var bias: UInt32 = 72
+        var handled = basicCount
+        while handled < UInt32(input.count) {
+            guard let next = input.filter({ $0 >= n }).min() else { return nil }
+            let (grown, overflow) = (next - n).multipliedReportingOverflow(by: handled + 1)
+            guard !overflow, delta <= UInt32.max - grown else { return nil }
+            delta += grown
+            n = next
+            for point in input {
+                if point < n {
+                    guard delta < UInt32.max else { return nil }
+                    delta += 1
+                }
+                guard point == n else { continue }
+                var q = delta
+                var k = base
+                while true {
+                    let t = k <= bias ? tMin : (k >= bias + tMax ? tMax : k - bias)
+                    if q < t { break }
+                    output.append(digit(t + (q - t) % (base - t)))
+                    q = (q - t) / (base - t)
+                    k += base
+                }
+                output.append(digit(q))
+                bias = adapt(delta, points: handled + 1, first: handled == basicCount)
+                delta = 0
+                handled += 1
+            }
+            delta += 1
+            n += 1
+        }
+        return String(output)
+    }
+
+    private static func digit(_ value: UInt32) -> Character {
+        Character(Unicode.Scalar(UInt8(value < 26 ? 0x61 + value : 0x30 + value - 26)))
+    }
+
+    private static func adapt(_ delta: UInt32, points: UInt32, first: Bool) -> UInt32 {
+        var delta = first ? delta / 700 : delta / 2
+        delta += delta / points
+        var k: UInt32 = 0
+        while delta > ((base - tMin) * tMax) / 2 {
+            delta /= base - tMin
+            k += base
+        }
+        return k + ((base - tMin + 1) * delta) / (delta + 38)
     }
 }

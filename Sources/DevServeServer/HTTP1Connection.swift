@@ -71,6 +71,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// When the client last took part of what waits for it (or the wait began): while it waits
     /// (`isWaitingOnClient`), no progress for `writeStallTimeout` closes the connection.
     private var lastWriteProgress = NIODeadline.distantPast
+    /// What the kernel said the peer had acknowledged at the last stall check.
+    private var lastBytesAcked: UInt64 = 0
     /// The channel's writability, as its change events last said (read per request, so kept
     /// here rather than asked of the channel each time).
     private var isWritable = true
@@ -88,7 +90,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// them every `sentFileCheck` and closes the connection (the Content-Length cannot be met).
     private var sentFiles: [(handle: NIOFileHandle, end: Int)] = []
     static let sentFileCheck: TimeAmount = .seconds(1)
-    /// A file body goes to sendfile in regions of this size (see `write`).
+    /// A file body goes to sendfile in regions of this size (see `write`): each one written is
+    /// progress (and between them, what the kernel says the peer took: `checkWriteProgress`).
     static let sentRegionBytes = 1 << 20
 
     private var deadline = NIODeadline.distantFuture
@@ -448,14 +451,40 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// With bytes waiting for the client: closes a connection whose client took nothing for
     /// `writeStallTimeout` (it stopped reading; it would hold its socket, memory and files for
     /// ever), else checks again then.
+    ///
+    /// No write completing is not enough to tell: the kernel's send buffer (up to 4 MB on
+    /// loopback) lets a writer go on only once a third of it is free, which a slow reader can
+    /// take longer than the limit to free. So the kernel is asked too: if the peer acknowledged
+    /// more bytes than at the last check (`tcpi_bytes_acked`), the client is reading.
     private func checkWriteProgress(_ context: ChannelHandlerContext) {
         let stalledAt = lastWriteProgress + limits.writeStallTimeout
-        guard stalledAt > .now() else {
-            state = .closed
-            context.close(promise: nil)
+        guard stalledAt <= .now() else {
+            schedule(context, at: stalledAt)
             return
         }
-        schedule(context, at: stalledAt)
+        guard let socket = context.channel as? any SocketOptionProvider else { return closeStalled(context) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let info: EventLoopFuture<KernelTCPInfo> = socket.unsafeGetSocketOption(
+            level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_INFO))
+        info.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.decideStall(context, result)
+        }
+    }
+
+    /// The kernel's answer: more acknowledged than last time is progress, anything else a stall.
+    private func decideStall(_ context: ChannelHandlerContext, _ result: Result<KernelTCPInfo, any Error>) {
+        if case .closed = state { return }
+        guard case .success(let info) = result, info.bytesAcked > lastBytesAcked else { return closeStalled(context) }
+        lastBytesAcked = info.bytesAcked
+        lastWriteProgress = .now()
+        timer?.cancel()
+        schedule(context, at: lastWriteProgress + limits.writeStallTimeout)
+    }
+
+    private func closeStalled(_ context: ChannelHandlerContext) {
+        state = .closed
+        context.close(promise: nil)
     }
 
     /// The file is now shorter than the offset its response must reach.
@@ -582,3 +611,18 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension HTTP1Connection: Sendable {}
+
+/// Linux's `struct tcp_info` read as words, for `tcpi_bytes_acked` (byte 120, Linux 4.1 and
+/// later): Glibc's declaration of the struct ends before it. What the kernel does not fill
+/// stays zero, which reads as "nothing acknowledged": no progress, as without the check.
+struct KernelTCPInfo: Sendable {
+    var words:
+        (
+            UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+            UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+            UInt64, UInt64, UInt64
+        )
+
+    /// `tcpi_bytes_acked`: bytes of ours the peer has acknowledged on this connection.
+    var bytesAcked: UInt64 { words.15 }
+}

@@ -23,13 +23,19 @@ enum PrivateKeyPEM {
     /// The longest `-----BEGIN … PRIVATE KEY-----` line looked for.
     private static let longestLine = 64
 
-    /// Names whose files are looked through whatever their size: key and certificate
-    /// extensions, also as a backup (`server.key.bak`), and the names of SSH keys.
+    /// Names whose files are looked through whatever their size: a key or certificate
+    /// extension, also under a backup suffix (`server.key.bak`, `tls.pem~`), and SSH key files
+    /// (`id_rsa`, `id_ed25519.old`). Only the end of the name counts: `keyframes.mp4` and
+    /// `hockey.mov` are videos, and reading a 2 GB video to find a key costs seconds.
     static func nameMayHoldKey(_ name: some StringProtocol) -> Bool {
         let lowered = name.lowercased()
-        let base = lowered.split(separator: "/").last.map(String.init) ?? lowered
-        return [".pem", ".key", ".crt", ".cer", ".p8", ".p12", ".pfx", ".priv", ".der"].contains { base.contains($0) }
-            || ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "key", "secret"].contains { base.contains($0) }
+        var base = Substring(lowered.split(separator: "/").last ?? Substring(lowered))
+        for backup in [".bak", ".old", ".orig", ".backup", ".save", ".swp", "~"] where base.hasSuffix(backup) {
+            base = base.dropLast(backup.count)
+            break
+        }
+        return [".pem", ".key", ".crt", ".cer", ".p8", ".priv"].contains { base.hasSuffix($0) }
+            || ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"].contains { base == $0 || base.hasPrefix($0 + ".") }
     }
 
     /// Whether a file of `size` bytes named `name`, not read whole, is looked through.
@@ -38,8 +44,9 @@ enum PrivateKeyPEM {
     }
 
     /// The verdicts on files looked through, per version (device, inode, size, times), so a
-    /// large file is read through once, not on every request for it. Bounded: past `limit`
-    /// versions it starts again.
+    /// large file is read through once, not on every request for it. Bounded in two
+    /// generations of `limit`: when the newer fills, the older goes, and a verdict found in the
+    /// older moves to the newer, so the files in use stay known however many there are.
     final class Scans: Sendable {
         struct Version: Hashable {
             var device: UInt64
@@ -48,17 +55,35 @@ enum PrivateKeyPEM {
             var modifiedNanoseconds: Int
             var changedNanoseconds: Int
         }
-        private let verdicts = Mutex<[Version: Bool]>([:])
-        static let limit = 4096
+
+        private struct Generations {
+            var newer: [Version: Bool] = [:]
+            var older: [Version: Bool] = [:]
+
+            mutating func insert(_ verdict: Bool, for version: Version, limit: Int) {
+                if newer.count >= limit {
+                    older = newer
+                    newer = [:]
+                }
+                newer[version] = verdict
+            }
+        }
+        private let verdicts = Mutex(Generations())
+        let limit: Int
+
+        init(limit: Int = 16_384) { self.limit = limit }
 
         /// Whether the open file `descriptor`, described by `version`, holds a key.
         func holdsKey(_ version: Version, descriptor: CInt) -> Bool {
-            if let known = verdicts.withLock({ $0[version] }) { return known }
-            let verdict = PrivateKeyPEM.isIn(descriptor: descriptor, size: version.size)
-            verdicts.withLock { verdicts in
-                if verdicts.count >= Self.limit { verdicts.removeAll(keepingCapacity: true) }
-                verdicts[version] = verdict
+            let known = verdicts.withLock { generations -> Bool? in
+                if let verdict = generations.newer[version] { return verdict }
+                guard let verdict = generations.older[version] else { return nil }
+                generations.insert(verdict, for: version, limit: limit)
+                return verdict
             }
+            if let known { return known }
+            let verdict = PrivateKeyPEM.isIn(descriptor: descriptor, size: version.size)
+            verdicts.withLock { $0.insert(verdict, for: version, limit: limit) }
             return verdict
         }
     }

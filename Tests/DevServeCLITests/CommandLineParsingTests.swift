@@ -87,6 +87,7 @@ import Testing
         (["--allow-host", "*.com.sg"], "would accept every site under it"),
         (["--allow-host", "*.eu.org"], "would accept every site under it"),
         (["--allow-host", ".duckdns.org"], "would accept every site under it"),
+        (["--allow-host", "*.xn--55qx5d.cn"], "would accept every site under it"),  // 公司.cn
         (["--host", "bad host!"], "is not an address"),
         (["--quiet", "--verbose"], "contradict"),
     ])
@@ -141,5 +142,20 @@ import Testing
         #expect(!list.isPublicSuffix("ck.example"))
         #expect(HostArgument.isTooBroad("*.co.il", suffixes: list))
         #expect(!HostArgument.isTooBroad("*.myapp.co.il", suffixes: list))
+        // Unicode rules match the punycode browsers and users write.
+        let idn = PublicSuffixList(text: "公司.cn\nac.ไทย\n*.рф\n")
+        #expect(idn.isPublicSuffix("xn--55qx5d.cn"))
+        #expect(idn.isPublicSuffix("ac.xn--o3cw4h"))
+        #expect(idn.isPublicSuffix("com.xn--p1ai"))
+        #expect(!idn.isPublicSuffix("myshop.xn--55qx5d.cn"))
+    }
+
+    /// RFC 3492's own samples, and the labels of the Public Suffix List.
+    @Test(arguments: [
+        ("bücher", "xn--bcher-kva"), ("公司", "xn--55qx5d"), ("政府", "xn--mxtq1m"), ("ไทย", "xn--o3cw4h"),
+        ("рф", "xn--p1ai"), ("münchen.de", "xn--mnchen-3ya.de"), ("example.com", "example.com"),
+    ])
+    func punycodeEncodesLabelsAsBrowsersSendThem(_ unicode: String, _ ascii: String) {
+        #expect(Punycode.asciiName(unicode) == ascii)
     }
 }

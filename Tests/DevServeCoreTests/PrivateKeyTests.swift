@@ -126,4 +126,39 @@ import Testing
             #expect(try RawClient.get("/files/away", port: server.port).status == 403)
         }
     }
+
+    /// Names looked through whatever their size: key files and their backups, never a video
+    /// that happens to have "key" in its name.
+    @Test(arguments: [
+        ("server.key", true), ("certs/tls.PEM", true), ("server.key.bak", true), ("tls.pem~", true),
+        ("id_rsa", true), ("id_ed25519.old", true), ("client.p8", true),
+        ("keyframes.mp4", false), ("hockey-final.mp4", false), ("monkey.key.png", false), ("secrets.json", false),
+        ("id_rsa_is_not_here.txt", false), ("big.bin", false),
+    ])
+    func keyNamesAreTheEndOfTheName(_ name: String, _ looked: Bool) {
+        #expect(PrivateKeyPEM.nameMayHoldKey(name) == looked)
+    }
+
+    /// Verdicts are kept per file version in two generations: the files in use stay known
+    /// however many others pass, and an old version read again is read again.
+    @Test func scanVerdictsAreKeptForTheFilesInUse() throws {
+        let tree = try TempTree()
+        try tree.write("k.txt", Self.key)
+        let path = tree.path + "/k.txt"
+        let descriptor = open(path, O_RDONLY)
+        defer { close(descriptor) }
+        let scans = PrivateKeyPEM.Scans(limit: 2)
+        func version(_ inode: UInt64) -> PrivateKeyPEM.Scans.Version {
+            .init(device: 1, inode: inode, size: Self.key.utf8.count, modifiedNanoseconds: 0, changedNanoseconds: 0)
+        }
+        #expect(scans.holdsKey(version(1), descriptor: descriptor))
+        #expect(scans.holdsKey(version(2), descriptor: descriptor))
+        // The file no longer holds a key; what is known is answered without reading it.
+        try tree.write("k.txt", String(repeating: "x", count: Self.key.utf8.count))
+        for inode: UInt64 in [3, 1, 4, 1, 5, 1] {
+            _ = scans.holdsKey(version(inode), descriptor: descriptor)
+        }
+        #expect(scans.holdsKey(version(1), descriptor: descriptor), "kept while in use")
+        #expect(!scans.holdsKey(version(2), descriptor: descriptor), "gone after two generations: read again")
+    }
 }

@@ -181,4 +181,43 @@ import Testing
             }
         }
     }
+
+    /// A reader that never stops but frees the kernel's send buffer (up to 4 MB on loopback)
+    /// more slowly than the stall limit lets a write complete: what the kernel says the peer
+    /// acknowledged is progress too, so it is not cut.
+    @Test(arguments: ["/page.html", "/big.bin"])
+    func aSteadyReaderSlowerThanTheBuffersIsNotCut(path: String) async throws {
+        let tree = try TempTree()
+        try tree.write(
+            "page.html", "<html><head></head><body>" + String(repeating: "p", count: 6_000_000) + "</body></html>")
+        try tree.sparseFile("big.bin", bytes: 6 << 20)
+        try await TestServer.with(
+            root: tree.path,
+            configure: {
+                $0.limits.writeStallTimeout = .milliseconds(500)
+                $0.changeHub = ChangeHub()
+            }
+        ) { server in
+            try await offPool {
+                let descriptor = try connectTCP(
+                    host: "127.0.0.1", port: server.port, timeoutSeconds: 5, receiveBuffer: 32 * 1024)
+                defer { close(descriptor) }
+                try sendAll(
+                    descriptor, Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+                // 32 KiB every 20 ms, about 1.6 MB/s: a third of a 4 MB buffer takes longer than 500 ms.
+                var received = 0
+                var chunk = [UInt8](repeating: 0, count: 32 * 1024)
+                var closed = false
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                    if count == 0 || (count < 0 && errno == ECONNRESET) { closed = true }
+                    if count <= 0 { break }
+                    received += count
+                    usleep(20_000)
+                }
+                #expect(closed, "the answer ends with the close it asked for")
+                #expect(received > 6_000_000, "cut after \(received) bytes")
+            }
+        }
+    }
 }
