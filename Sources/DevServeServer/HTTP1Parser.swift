@@ -158,12 +158,16 @@ enum HTTP1Parser {
                 self = .transferEncoding
             } else if Self.equals(name, "connection") {
                 self = .connection
-            } else if let field = HTTPRequest.Field.allCases.first(where: { Self.equals(name, $0.name) }) {
-                self = .field(field)
+            } else if let field = Self.fields.first(where: { Self.equals(name, $0.name) }) {
+                self = .field(field.field)
             } else {
                 return nil
             }
         }
+
+        /// `HTTPRequest.Field`'s table with each name's bytes, made once (`allCases` makes a new
+        /// array on every call, and `name` is asked of every header line).
+        private static let fields = HTTPRequest.Field.allCases.map { (field: $0, name: $0.name) }
 
         private static func equals(_ name: UnsafeRawBufferPointer, _ lowercased: String) -> Bool {
             guard name.count == lowercased.utf8.count else { return false }
