@@ -22,16 +22,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Small writes are joined into one record of at most this size (one TLS record's payload).
     static let recordSize = 16 * 1024
 
-    private enum State {
-        case handshaking
-        case active
-        /// close_notify sent; waiting for the peer's, or the timer.
-        case closing
-        case closed
-    }
-
     private let connection: OpenSSLConnection
-    private var state = State.handshaking
+    /// Handshake, flush points and closing, with the promises and timers they hold.
+    private var tls = TLSHandlerState()
     /// Plaintext written from above and not yet encrypted.
     private var pendingWrites = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>()
     /// Small plaintext writes joined into one record (reused: cleared, never reallocated).
@@ -42,18 +35,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var plaintext = ByteBuffer()
     /// Reused buffers larger than this are dropped instead of kept for the connection's life.
     static let keptBufferBytes = 64 * 1024
-    /// How many of `pendingWrites` were flushed while the handshake was still running.
-    private var flushedDuringHandshake = 0
-    /// While plaintext is being handed up, a flush from above only records how many writes it
-    /// covers; they are encrypted together when the read is done. An HTTP/2 connection flushes
-    /// after each answer, and a read can carry a hundred requests: one socket write, not a hundred.
-    private var isReading = false
-    private var flushedDuringRead = 0
-    private var closePromise: EventLoopPromise<Void>?
-    /// Once closing is over for TLS: the socket's close is still to be asked for (once), with the
-    /// promise of the close that started it.
-    private var socketClose: (due: Bool, promise: EventLoopPromise<Void>?) = (false, nil)
-    private var shutdownTimer: Scheduled<Void>?
 
     init(connection: OpenSSLConnection) {
         self.connection = connection
@@ -78,19 +59,17 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        let previous = state
-        state = .closed
-        shutdownTimer?.cancel()
-        shutdownTimer = nil
+        let previous = tls.closedNow()
         failPendingWrites(ChannelError.ioOnClosedChannel)
         switch previous {
-        case .active:
+        case .active?:
             // The peer went away without close_notify: whatever it sent may be cut short.
             context.fireErrorCaught(TLSError.uncleanShutdown)
-        case .closing:
-            closePromise?.succeed(())
-            closePromise = nil
-        case .handshaking, .closed:
+        case .closing(let promise, let timer)?, .closingSocket(let promise, let timer)?:
+            // The socket is closed: the close that was waiting for it is done.
+            timer?.cancel()
+            promise?.succeed(())
+        case .handshaking?, .closed?, nil:
             break
         }
         context.fireChannelInactive()
@@ -101,18 +80,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let ciphertext = unwrapInboundIn(data)
         ciphertext.withUnsafeReadableBytes { connection.feed($0) }
-        let wasReading = isReading
-        isReading = true
-        switch state {
-        case .handshaking: handshakeStep(context)
-        case .active, .closing: readPlaintext(context)
-        case .closed: break
+        let nested = tls.readStarted()
+        if case .handshaking = tls.phase {
+            handshakeStep(context)
+        } else if tls.readsPlaintext {
+            readPlaintext(context)
         }
-        isReading = wasReading
-        guard !wasReading, flushedDuringRead > 0 else { return }
-        let count = flushedDuringRead
-        flushedDuringRead = 0
-        if case .active = state { encryptPendingWrites(context, count: count) }
+        // What the handlers above flushed while this read was handed up leaves in one write.
+        if let count = tls.readEnded(nested: nested) { encryptPendingWrites(context, count: count) }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -121,20 +96,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func handshakeStep(_ context: ChannelHandlerContext) {
-        guard case .handshaking = state else { return }
+        guard case .handshaking = tls.phase else { return }
         switch connection.handshake() {
         case .incomplete:
             writeCiphertext(context, promise: nil, flush: true)
         case .complete:
-            state = .active
+            let flushed = tls.handshakeCompleted()
             writeCiphertext(context, promise: nil, flush: true)
             context.fireUserInboundEventTriggered(
                 TLSUserEvent.handshakeCompleted(negotiatedProtocol: connection.negotiatedProtocol))
-            if flushedDuringHandshake > 0 {
-                let count = flushedDuringHandshake
-                flushedDuringHandshake = 0
-                encryptPendingWrites(context, count: count)
-            }
+            if flushed > 0 { encryptPendingWrites(context, count: flushed) }
             // Application data may have come in the same read as the client's Finished.
             readPlaintext(context)
         case .failed(let errors):
@@ -146,10 +117,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func readPlaintext(_ context: ChannelHandlerContext) {
         while true {
-            switch state {
-            case .active, .closing: break
-            case .handshaking, .closed: return
-            }
+            guard tls.readsPlaintext else { return }
             // Reused when the handler above let go of the last one (it usually has).
             plaintext.clear()
             var result = OpenSSLConnection.Result.complete
@@ -180,15 +148,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func peerSentCloseNotify(_ context: ChannelHandlerContext) {
-        if case .closing = state {
+        if case .closing = tls.phase {
             finishClosing(context)
         } else {
             // Answers flushed earlier in this read (the request came with the close_notify) go
             // first; then ours, and close once it is out.
-            if flushedDuringRead > 0 { encryptPendingWrites(context, count: flushedDuringRead) }
-            guard case .active = state else { return }  // encrypting failed, and closed
+            let flushed = tls.flushedDuringThisRead
+            if flushed > 0 { encryptPendingWrites(context, count: flushed) }
+            guard tls.isActive else { return }  // encrypting failed, and closed
             _ = connection.shutdown()
-            state = .closing
+            tls.closeNotifySent(promise: nil, timer: nil)
             finishClosing(context)
         }
     }
@@ -196,21 +165,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Writing
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch state {
-        case .handshaking, .active:
+        if tls.acceptsWrites {
             pendingWrites.append((unwrapOutboundIn(data), promise))
-        case .closing, .closed:
+        } else {
             promise?.fail(ChannelError.outputClosed)
         }
     }
 
     public func flush(context: ChannelHandlerContext) {
-        switch state {
-        case .handshaking: flushedDuringHandshake = pendingWrites.count
-        case .active where isReading: flushedDuringRead = pendingWrites.count
-        case .active: encryptPendingWrites(context, count: pendingWrites.count)
-        case .closing, .closed: return
-        }
+        if let count = tls.flushed(pending: pendingWrites.count) { encryptPendingWrites(context, count: count) }
     }
 
     /// Encrypts the first `count` pending writes (small ones joined into records) and writes the
@@ -218,8 +181,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func encryptPendingWrites(_ context: ChannelHandlerContext, count: Int) {
         var remaining = min(count, pendingWrites.count)
         guard remaining > 0 else { return }
-        // A flush counted during a read covers the writes that were first then; these are gone.
-        flushedDuringRead = max(0, flushedDuringRead - remaining)
+        tls.encrypted(remaining)
         var first: EventLoopPromise<Void>?
         var others: [EventLoopPromise<Void>] = []
         var held: ByteBuffer?
@@ -307,58 +269,50 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Closing
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        switch (state, mode) {
-        case (_, .input):
-            context.close(mode: .input, promise: promise)
-        case (.handshaking, _), (.closed, _):
-            state = .closed
-            failPendingWrites(ChannelError.ioOnClosedChannel)
+        switch tls.close(mode: mode, promise: promise) {
+        case .passDown(let failWrites):
+            if failWrites { failPendingWrites(ChannelError.ioOnClosedChannel) }
             context.close(mode: mode, promise: promise)
-        case (.closing, .all):
-            if let closePromise {
-                closePromise.futureResult.cascade(to: promise)
-            } else if shutdownTimer == nil {
-                // After a half-close (output already shut, close_notify sent): nothing is left to
-                // wait for but the peer, which need not answer.
-                state = .closed
-                context.close(promise: promise)
-            } else {
-                closePromise = promise
-            }
-        case (.closing, .output):
+        case .cascade(let started):
+            started.futureResult.cascade(to: promise)
+        case .closeSocketNow:
+            context.close(promise: promise)
+        case .succeed:
             promise?.succeed(())
-        case (.active, .output):
-            // Half-close: close_notify, then the socket's output once it is written.
+        case .wait:
+            break
+        case .halfClose:
+            // close_notify, then the socket's output once it is written.
             encryptPendingWrites(context, count: pendingWrites.count)
-            guard case .active = state else {
+            guard tls.isActive else {
                 promise?.fail(ChannelError.alreadyClosed)
                 return
             }
             _ = connection.shutdown()
-            state = .closing
+            tls.closeNotifySent(promise: nil, timer: nil)
             let written = context.eventLoop.makePromise(of: Void.self)
             writeCiphertext(context, promise: written, flush: true)
             written.futureResult.assumeIsolated().whenComplete { _ in
                 context.close(mode: .output, promise: promise)
             }
-        case (.active, .all):
+        case .fullClose:
             encryptPendingWrites(context, count: pendingWrites.count)
-            guard case .active = state else {
+            guard tls.isActive else {
                 context.close(promise: promise)
                 return
             }
-            state = .closing
-            closePromise = promise
             switch connection.shutdown() {
             case .complete:
+                tls.closeNotifySent(promise: promise, timer: nil)
                 finishClosing(context)
             case .incomplete, .closed, .failed:
                 writeCiphertext(context, promise: nil, flush: true)
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                shutdownTimer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
+                let timer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
                     let (handler, context) = bound.value
                     handler.finishClosing(context)
                 }
+                tls.closeNotifySent(promise: promise, timer: timer)
             }
         }
     }
@@ -366,47 +320,37 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Closes the socket once the last ciphertext (our close_notify) is written, or after
     /// `shutdownTimeout` when a peer that stopped reading never takes it.
     private func finishClosing(_ context: ChannelHandlerContext) {
-        guard case .closing = state else { return }
-        state = .closed
-        shutdownTimer?.cancel()
-        socketClose = (due: true, promise: closePromise)
-        closePromise = nil
-        let written = context.eventLoop.makePromise(of: Void.self)
-        writeCiphertext(context, promise: written, flush: true)
+        guard case .closing = tls.phase else { return }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        shutdownTimer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
+        let socketTimer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
             let (handler, context) = bound.value
             handler.closeSocket(context)
         }
+        let waited = tls.closingFinished(socketTimer: socketTimer)
+        waited?.timer?.cancel()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeCiphertext(context, promise: written, flush: true)
         written.futureResult.assumeIsolated().whenComplete { [self] _ in closeSocket(context) }
     }
 
     private func closeSocket(_ context: ChannelHandlerContext) {
-        guard socketClose.due else { return }
-        let promise = socketClose.promise
-        socketClose = (false, nil)
-        shutdownTimer?.cancel()
-        shutdownTimer = nil
-        context.close(promise: promise)
+        guard let due = tls.socketCloseDue() else { return }
+        due.timer?.cancel()
+        context.close(promise: due.promise)
     }
 
     /// A protocol error: send the alert OpenSSL prepared, report, close.
     private func fail(_ context: ChannelHandlerContext, _ error: TLSError) {
-        guard !isClosed else { return }
-        state = .closed
-        shutdownTimer?.cancel()
-        shutdownTimer = nil
+        guard tls.mayFail, let previous = tls.closedNow() else { return }
+        var promise: EventLoopPromise<Void>?
+        if case .closing(let waiting, let timer) = previous {
+            timer?.cancel()
+            promise = waiting
+        }
         failPendingWrites(error)
         writeCiphertext(context, promise: nil, flush: true)
         context.fireErrorCaught(error)
-        let promise = closePromise
-        closePromise = nil
         context.close(promise: promise)
-    }
-
-    private var isClosed: Bool {
-        if case .closed = state { return true }
-        return false
     }
 }
 
