@@ -48,15 +48,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private let scheme: String
     private let limits: ConnectionLimits
 
-    private enum State {
-        case open
-        /// Answered the last request; closing once the writes are out.
-        case closing
-        /// Reading and discarding what the client still sends, until `deadline`, once the
-        /// answer is out and the output shut (`outputShut`).
-        case draining(outputShut: Bool)
-        case closed
-    }
+    private typealias State = HTTP1Timer.Phase
 
     private var state = State.open
     /// The client shut its side (a FIN): nothing more will arrive, so once what it asked for is
@@ -561,50 +553,24 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private func timerFired(_ context: ChannelHandlerContext) {
         timer = nil
         timerFiresAt = .distantFuture
-        if sentFiles.contains(where: Self.wasCutShort) {
-            // The file shrank under a download: the promised length can never be sent.
+        let facts = HTTP1Timer.Facts(
+            phase: state, fileCutShort: sentFiles.contains(where: Self.wasCutShort),
+            waitingOnClient: writesInFlight > 0 || !isWritable, pollWaiting: waitingPoll != nil, deadline: deadline,
+            partialHead: (pending?.readableBytes ?? 0) > 0, now: .now())
+        switch HTTP1Timer.fired(facts) {
+        case .none:
+            return
+        case .close:
             state = .closed
             context.close(promise: nil)
-            return
-        }
-        switch state {
-        case .closed:
-            return
-        case .closing, .draining(outputShut: false):
-            // Closing waits for the last flush: the client must keep taking what waits for it.
+        case .checkWriteProgress:
             checkWriteProgress(context)
-            return
-        case .draining(outputShut: true):
-            if deadline > .now() {
-                schedule(context, at: deadline)
-            } else {
-                state = .closed
-                context.close(promise: nil)
-            }
-            return
-        case .open:
-            break
-        }
-        if writesInFlight > 0 || !isWritable {
-            // A download in progress, or answers over the high-water mark, are not idle as long
-            // as they progress; complete heads held back meanwhile have not timed out.
-            checkWriteProgress(context)
-            return
-        }
-        if waitingPoll != nil {
-            // A long poll waiting is not idle.
+        case .wait(let until):
+            schedule(context, at: until)
+        case .extendIdle:
             arm(context, after: limits.idleTimeout)
-            return
-        }
-        if deadline > .now() {
-            schedule(context, at: deadline)
-            return
-        }
-        if let pending, pending.readableBytes > 0 {
+        case .refuseRequestTimeout:
             refuse(context, .requestTimeout, "the request head did not arrive in time")
-        } else {
-            state = .closed
-            context.close(promise: nil)
         }
     }
 }
