@@ -306,7 +306,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 tls.closeNotifySent(promise: promise, timer: nil)
                 finishClosing(context)
             case .incomplete, .closed, .failed:
+                // Closing before the write: a flush that closes the socket at once (a reset
+                // peer) then finds the close under way, not an open connection.
+                tls.closeNotifySent(promise: promise, timer: nil)
                 writeCiphertext(context, promise: nil, flush: true)
+                guard case .closing = tls.phase else { return }
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 let timer = context.eventLoop.scheduleTask(in: Self.shutdownTimeout) {
                     let (handler, context) = bound.value
